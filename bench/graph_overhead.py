@@ -24,11 +24,10 @@ OPTIONS = ["A fox", "A rabbit", "A bear", "A squirrel"]
 
 
 async def main_async(rounds: int, chunk_chars: int, delay_ms: float) -> None:
-    from vt_agent.reasoner import VideoReasoner
-
     from graphs._common import GraphContext
     from graphs.video_thinker import graph
     from vt_agent.backends.fake_backend import FakeBackend
+    from vt_agent.reasoner import VideoReasoner
 
     backend = FakeBackend(chunk_chars=chunk_chars, delay_s=delay_ms / 1000)
     backend.requests = []

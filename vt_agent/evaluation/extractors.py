@@ -157,7 +157,29 @@ def video_holmes_letter(raw_output: str | None) -> str | None:
 # intended look-behind was mistyped); kept as is.
 _VR_PERIOD = re.compile(r"(?!<=\d)(\.)(?!\d)")
 _VR_COMMA = re.compile(r"(\d)(\,)(\d)")
-_VR_PUNCT = (";", r"/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`", ",", "?", "!")
+_VR_PUNCT = (
+    ";",
+    r"/",
+    "[",
+    "]",
+    '"',
+    "{",
+    "}",
+    "(",
+    ")",
+    "=",
+    "+",
+    "\\",
+    "_",
+    "-",
+    ">",
+    "<",
+    "@",
+    "`",
+    ",",
+    "?",
+    "!",
+)
 _VR_BOXED = re.compile(r"\\boxed\{([A-E])\}", re.IGNORECASE)
 _VR_TAG = re.compile(r"<Answer>\s*([A-E])", re.IGNORECASE)
 _VR_LINE_OPTION = re.compile(r"^([A-E])\.\s*(.+)$", re.IGNORECASE | re.MULTILINE)

@@ -158,7 +158,9 @@ class GroundingScore:
 
 def grounding_scores(
     samples: Iterable[
-        tuple[Sequence[Sequence[float] | Mapping[str, float]], Sequence[Sequence[float] | Mapping[str, float]]]
+        tuple[
+            Sequence[Sequence[float] | Mapping[str, float]], Sequence[Sequence[float] | Mapping[str, float]]
+        ]
     ],
 ) -> GroundingScore:
     """PROTOCOL.md §6 over ``(gold_spans, predicted_spans)`` pairs, one pair per sample."""
@@ -202,7 +204,25 @@ def merged_intervals_iou(predicted: Iterable[Sequence[float]], gold: Iterable[Se
 # Captions
 
 # the tokens COCO's PTBTokenizer drops after tokenising
-_COCO_PUNCT = {"''", "'", "``", "`", "-lrb-", "-rrb-", "-lcb-", "-rcb-", ".", "?", "!", ",", ":", "-", "--", "...", ";"}
+_COCO_PUNCT = {
+    "''",
+    "'",
+    "``",
+    "`",
+    "-lrb-",
+    "-rrb-",
+    "-lcb-",
+    "-rcb-",
+    ".",
+    "?",
+    "!",
+    ",",
+    ":",
+    "-",
+    "--",
+    "...",
+    ";",
+}
 _WORD = re.compile(r"[\w]+(?:'[\w]+)?|[^\w\s]")
 
 

@@ -14,9 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.oracles.official import ENV, SOURCES, Official, source_dir  # noqa: E402
+from oracles.official import ENV, SOURCES, Official, source_dir  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "eval_outputs"
 

@@ -79,7 +79,9 @@ def test_malformed_lines_are_reported_with_their_line_number() -> None:
     assert "letters AC" in where["line 6"]
     assert all(p.file.endswith("malformed_video_holmes.jsonl") for p in loaded.problems)
     with pytest.raises(BenchmarkFormatError, match=r"malformed_video_holmes.jsonl: line 2: not valid JSON"):
-        load_benchmark("video-holmes", EVAL / "malformed_video_holmes.jsonl", ROOT / "data" / "videos", strict=True)
+        load_benchmark(
+            "video-holmes", EVAL / "malformed_video_holmes.jsonl", ROOT / "data" / "videos", strict=True
+        )
 
 
 def test_a_file_that_is_not_json_names_line_and_column(tmp_path: Path) -> None:
@@ -119,16 +121,21 @@ def test_vrbench_official_per_video_lines(tmp_path: Path) -> None:
     per_video: dict[str, dict[str, Any]] = {}
     for r in flat:
         v = per_video.setdefault(
-            r["video_id"], {"video_id": r["video_id"], "video_path": r["video_path"], "mcq": {}, "video_read_type": "av"}
+            r["video_id"],
+            {"video_id": r["video_id"], "video_path": r["video_path"], "mcq": {}, "video_read_type": "av"},
         )
-        v["mcq"][r["qa_key"]] = {k: r[k] for k in ("question", "options", "answer", "reasoning_process", "reasoning_type")}
+        v["mcq"][r["qa_key"]] = {
+            k: r[k] for k in ("question", "options", "answer", "reasoning_process", "reasoning_type")
+        }
     data = tmp_path / "VRBench_eval.jsonl"
     data.write_text("".join(json.dumps(v) + "\n" for v in per_video.values()))
     loaded = load_benchmark("vrbench", data, _empty_videos(tmp_path))
     items = loaded.all_items
     assert len(items) == 13 and len(per_video) == 2 and not loaded.problems
     first = items[0]
-    assert first.id == "TZk_p-q8Fzo/qa1" and first.answer == "D" and first.question_type == "Implicit Inference"
+    assert (
+        first.id == "TZk_p-q8Fzo/qa1" and first.answer == "D" and first.question_type == "Implicit Inference"
+    )
     assert first.video == "VRBench/videos/v001/TZk_p-q8Fzo.mp4"
     assert first.gold_spans[0] == (7 * 60 + 44.0, 8 * 60 + 28.0)  # [00:07:44->00:08:28]
     # the flattened sample shape reads the same questions
@@ -141,7 +148,9 @@ def test_activitynet_qa_question_and_answer_files(tmp_path: Path) -> None:
     (tmp_path / "test_q.json").write_text(
         json.dumps([{k: r[k] for k in ("video_name", "question", "question_id")} for r in recs])
     )
-    (tmp_path / "test_a.json").write_text(json.dumps([{k: r[k] for k in ("answer", "type", "question_id")} for r in recs]))
+    (tmp_path / "test_a.json").write_text(
+        json.dumps([{k: r[k] for k in ("answer", "type", "question_id")} for r in recs])
+    )
     videos = _empty_videos(tmp_path)
     shutil.copy(ROOT / "data" / "videos" / "bigbuckbunny.mp4", videos / "v_4LoAbHdHWqM.mp4")
     loaded = load_benchmark("activitynet-qa", tmp_path / "test_q.json", videos)
@@ -190,12 +199,18 @@ def test_youcook2_official_database(tmp_path: Path) -> None:
     ytid = video_rec["youtube_id"]
     entry = {k: video_rec[k] for k in ("annotations", "duration", "recipe_type", "subset", "video_url")}
     data = tmp_path / "youcookii_annotations_trainval.json"
-    data.write_text(json.dumps({"database": {ytid: entry, "noCaptions1": {"subset": "testing", "annotations": []}}}))
+    data.write_text(
+        json.dumps({"database": {ytid: entry, "noCaptions1": {"subset": "testing", "annotations": []}}})
+    )
     videos = _empty_videos(tmp_path)
     segs = load_benchmark("youcook2", data, videos, subset="validation")
     assert len(segs.all_items) == 13 and segs.problems == []
     s0 = segs.all_items[0]
-    assert s0.id == f"{ytid}/0" and s0.window == (25.0, 37.0) and s0.gold_captions == ["cut the onion in half and dice"]
+    assert (
+        s0.id == f"{ytid}/0"
+        and s0.window == (25.0, 37.0)
+        and s0.gold_captions == ["cut the onion in half and dice"]
+    )
     assert len({it.key for it in segs.all_items}) == 13  # same question and video, distinct windows
     whole = load_benchmark("youcook2", data, videos, level="video")
     assert len(whole.all_items) == 1 and len(whole.problems) == 1  # the video without captions
@@ -212,7 +227,11 @@ def test_youcook2_official_database(tmp_path: Path) -> None:
 
 def test_scalelong_one_line_per_video(tmp_path: Path) -> None:
     recs = _lines("scalelong.jsonl")
-    line = {recs[0]["video_id"]: [{k: r[k] for k in ("data_id", "question", "question_type", "options", "answer")} for r in recs]}
+    line = {
+        recs[0]["video_id"]: [
+            {k: r[k] for k in ("data_id", "question", "question_type", "options", "answer")} for r in recs
+        ]
+    }
     line[recs[0]["video_id"]][2]["answer"] = "Z"
     data = tmp_path / "questions_converted.jsonl"
     data.write_text(json.dumps(line) + "\n")
@@ -239,8 +258,17 @@ def test_lvbench_inline_options() -> None:
 def test_video_r1_format() -> None:
     loaded = load_benchmark("video-r1", EVAL / "video_r1_clips.json", ROOT / "data" / "videos")
     mcq, num = loaded.items
-    assert mcq.options[1] == "Stretches his arms and yawns" and mcq.answer == "B" and mcq.video == "bigbuckbunny.mp4"
-    assert num.options == [] and num.answer == "2" and num.question_type == "numerical" and num.video == "cityCC0.mpg"
+    assert (
+        mcq.options[1] == "Stretches his arms and yawns"
+        and mcq.answer == "B"
+        and mcq.video == "bigbuckbunny.mp4"
+    )
+    assert (
+        num.options == []
+        and num.answer == "2"
+        and num.question_type == "numerical"
+        and num.video == "cityCC0.mpg"
+    )
     assert loaded.problems[0].where == "record 3" and "image" in loaded.problems[0].message
 
 

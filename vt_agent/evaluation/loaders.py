@@ -657,7 +657,7 @@ _VR1_LETTERED = re.compile(r"^\s*([A-O])\s*[.):]\s*(.*)$", re.DOTALL)
 def _video_r1(rec: Any, opts: dict[str, Any]) -> list[dict[str, Any]]:
     if rec.get("data_type", "video") != "video":
         raise _Bad(f"data_type {rec.get('data_type')!r}: only video records can be evaluated")
-    problem = _get(rec, "problem").strip()
+    problem = _get(rec, "problem")  # verbatim: the official prompt appends "Options:" right after it
     ptype = _get(rec, "problem_type")
     solution = _get(rec, "solution")
     m = _VR1_ANSWER.search(solution)

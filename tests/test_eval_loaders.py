@@ -170,7 +170,7 @@ def test_activitynet_qa_question_and_answer_files(tmp_path: Path) -> None:
     ]
     assert all(it.options == [] for it in loaded.all_items)
     (tmp_path / "test_a.json").unlink()
-    with pytest.raises(BenchmarkFormatError, match="test_a.json is not beside it"):
+    with pytest.raises(BenchmarkFormatError, match=r"test_a\.json is not beside it"):
         load_benchmark("activitynet-qa", tmp_path / "test_q.json", videos)
     # the joined sample lines carry their answers
     assert len(load_benchmark("activitynet-qa", BENCH / "activitynet_qa.jsonl", videos).all_items) == 9

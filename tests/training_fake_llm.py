@@ -50,7 +50,9 @@ class FakeLLMServer:
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/") == "/v1/models":
-                    self._send(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in server.models]})
+                    self._send(
+                        200, {"object": "list", "data": [{"id": m, "object": "model"} for m in server.models]}
+                    )
                 else:
                     self._send(404, {"error": {"message": "not found"}})
 
@@ -61,7 +63,9 @@ class FakeLLMServer:
                     self._send(404, {"error": {"message": "not found"}})
                     return
                 if body.get("model") not in server.models:
-                    self._send(404, {"error": {"message": f"The model `{body.get('model')}` does not exist."}})
+                    self._send(
+                        404, {"error": {"message": f"The model `{body.get('model')}` does not exist."}}
+                    )
                     return
                 with server._lock:
                     server.requests.append(body)
@@ -76,9 +80,17 @@ class FakeLLMServer:
                         "object": "chat.completion",
                         "model": body["model"],
                         "choices": [
-                            {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": reply},
+                                "finish_reason": "stop",
+                            }
                         ],
-                        "usage": {"prompt_tokens": 100, "completion_tokens": len(reply) // 4, "total_tokens": 0},
+                        "usage": {
+                            "prompt_tokens": 100,
+                            "completion_tokens": len(reply) // 4,
+                            "total_tokens": 0,
+                        },
                     },
                 )
 

@@ -26,6 +26,7 @@ Source file shapes (FORMATS.md): ActivityNet Captions ``{"v_id": {"duration", "t
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -99,10 +100,11 @@ def _load_objects(path: Path) -> list[tuple[int, Any]]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: no such source file") from exc
-    try:
-        return [(0, json.loads(text))]
-    except json.JSONDecodeError:
-        pass
+    if path.suffix.lower() != ".jsonl":
+        try:
+            return [(0, json.loads(text))]
+        except json.JSONDecodeError:
+            pass
     out: list[tuple[int, Any]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -536,12 +538,15 @@ An earlier reasoning for this question was not specific enough: someone who read
 parts could not tell the answer. Make the captions state the decisive visible evidence concretely."""
 
 
+def _end_clock(duration_s: float) -> str:
+    """The clip's end as traces may write it (whole seconds rounded down from one minute on)."""
+    return clock(math.floor(duration_s) if duration_s >= 60 else duration_s, duration_s)
+
+
 def _grammar(duration_s: float) -> str:
     fmt = "MM:SS" if duration_s >= 60 else "MM:SS.s (tenths of a second)"
     t0, t1 = ("00:15", "00:30") if duration_s >= 60 else ("00:01.0", "00:02.5")
-    return GRAMMAR.format(
-        t0=t0, t1=t1, fmt=fmt, start=clock(0, duration_s), end=clock(duration_s, duration_s)
-    )
+    return GRAMMAR.format(t0=t0, t1=t1, fmt=fmt, start=clock(0, duration_s), end=_end_clock(duration_s))
 
 
 def _span_lines(spans: Sequence[Span], duration_s: float) -> str:
@@ -555,7 +560,7 @@ def _span_lines(spans: Sequence[Span], duration_s: float) -> str:
 def question_prompt(spans: Sequence[Span], duration_s: float) -> str:
     """The user message asking for a question and a trace from timed captions."""
     return QUESTION_USER.format(
-        duration=clock(duration_s, duration_s),
+        duration=_end_clock(duration_s),
         duration_s=duration_s,
         captions=_span_lines(spans, duration_s),
         grammar=_grammar(duration_s),
@@ -597,7 +602,7 @@ def trace_prompt(
             "times count from the start of the whole video."
         )
     return TRACE_USER.format(
-        duration=clock(duration_s, duration_s),
+        duration=_end_clock(duration_s),
         duration_s=duration_s,
         clip=clip_text,
         known="\n".join(known),
@@ -675,8 +680,7 @@ def _validate_trace(
             raise ReplyRejected(f"unreadable time span <time>{seg.time_text}</time>")
         if seg.start_s >= duration_s or seg.end_s > duration_s + SPAN_TOLERANCE_S:
             raise ReplyRejected(
-                f"span <time>{seg.time_text}</time> lies outside the video "
-                f"(00:00-{clock(duration_s, duration_s)})"
+                f"span <time>{seg.time_text}</time> lies outside the video (00:00-{_end_clock(duration_s)})"
             )
         if not (seg.caption or "").strip():
             raise ReplyRejected(f"segment <time>{seg.time_text}</time> has an empty caption")

@@ -1,0 +1,132 @@
+"""Evaluation reports: Markdown tables, HTML that parses, published numbers side by side."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vt_agent.cli import main
+from vt_agent.evaluation.eval_report import render_html, render_markdown
+from vt_agent.evaluation.records import EvalResult, write_results
+from vt_agent.evaluation.scoring import score_results
+
+VOID = {"meta", "br", "img", "hr", "input", "link"}
+
+
+class _Checker(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.tables = 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag == "table":
+            self.tables += 1
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack and self.stack[-1] == tag, (
+            f"</{tag}> closes <{self.stack[-1] if self.stack else None}>"
+        )
+        self.stack.pop()
+
+
+def _results(tmp_path: Path, benchmark: str, qtypes: list[str]) -> Path:
+    rows = []
+    for i, qt in enumerate(qtypes):
+        rows.append(
+            EvalResult(
+                key=f"k{i}",
+                benchmark=benchmark,
+                id=str(i),
+                video="v.mp4",
+                question_type=qt,
+                problem="?",
+                options=["a", "b"],
+                answer="A",
+                prediction="A" if i % 2 == 0 else "B",
+                raw_output="",
+                protocol="video-thinker",
+                preset="video-thinker-16f",
+                backend="fake",
+                model="tiny",
+                gold_spans=[(0.0, 4.0)],
+                segments=[{"start_s": 0.0, "end_s": 2.0, "caption": "c"}],
+            )
+        )
+    path = tmp_path / f"{benchmark}.jsonl"
+    write_results(path, rows)
+    return path
+
+
+def test_video_holmes_report_with_published_numbers(tmp_path: Path) -> None:
+    s = score_results("video-holmes", _results(tmp_path, "video-holmes", ["SR", "IMC", "SR", "TA"]))
+    md = render_markdown(s)
+    assert "| question type | correct / N | accuracy | % |" in md
+    assert "| SR | 2/2 | 1.0000 | 100.00 |" in md
+    assert "| **Overall** | 2/4 | 0.5000 | 50.00 |" in md
+    assert (
+        "| Video-Thinker-7B (published) | 43.22 |" in md
+        and "| Qwen2.5-VL-7B-Instruct (published) | 34.02 |" in md
+    )
+    assert "| **this run** | **50.00** |" in md
+    assert "mIoU" in md and "| 4 | 50.00 | 100.00 | 100.00 |" in md
+    page = render_html(s)
+    checker = _Checker()
+    checker.feed(page)
+    checker.close()
+    assert checker.stack == [] and checker.tables >= 3
+    assert "43.22" in page and "Video-Thinker-7B" in page
+
+
+@pytest.mark.parametrize(
+    ("benchmark", "column", "value"),
+    [("vrbench", "VRBench", "80.69"), ("cg-bench-reasoning", "CG-Bench-Reasoning", "33.25")],
+)
+def test_other_public_benchmarks(tmp_path: Path, benchmark: str, column: str, value: str) -> None:
+    md = render_markdown(score_results(benchmark, _results(tmp_path, benchmark, ["x", "y"])))
+    assert f"| model | {column} (%) |" in md and value in md
+
+
+def test_cg_bench_all_categories_is_flagged(tmp_path: Path) -> None:
+    md = render_markdown(score_results("cg-bench", _results(tmp_path, "cg-bench", ["x"])))
+    assert "not the same question set" in md
+
+
+def test_in_domain_benchmarks_are_not_compared(tmp_path: Path) -> None:
+    s = score_results("activitynet-qa", _results(tmp_path, "activitynet-qa", ["Yes/No", "Color"]))
+    md = render_markdown(s)
+    assert "unreleased" in md and "does not compare" in md
+    assert "78.72" not in md and "(published)" not in md
+
+
+def test_report_command_writes_md_and_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    results = _results(tmp_path, "video-holmes", ["SR", "PAR"])
+    md, page = tmp_path / "out" / "r.md", tmp_path / "out" / "r.html"
+    assert (
+        main(
+            [
+                "eval",
+                "report",
+                str(results),
+                "--benchmark",
+                "video-holmes",
+                "--md",
+                str(md),
+                "--html",
+                str(page),
+            ]
+        )
+        == 0
+    )
+    captured = capsys.readouterr()
+    assert "1/2" in captured.out and "wrote" in captured.err
+    assert "43.22" in md.read_text() and "<table>" in page.read_text()
+    assert main(["eval", "report", str(results), "--benchmark", "video-holmes", "--json"]) == 0
+    import json
+
+    assert json.loads(capsys.readouterr().out)["accuracy"]["overall"]["total"] == 2

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from oracles.official import ENV, Official, source_dir
+
 from vt_agent.errors import ConfigError
 from vt_agent.evaluation import extractors as X
 
@@ -49,7 +49,9 @@ def test_ports_agree_with_recorded_official_outputs(case: dict[str, Any]) -> Non
     assert _ports(case) == EXPECTED["results"][case["id"]]
 
 
-@pytest.mark.skipif(source_dir() is None, reason=f"{ENV} not set (official source files, see tests/oracles/README.md)")
+@pytest.mark.skipif(
+    source_dir() is None, reason=f"{ENV} not set (official source files, see tests/oracles/README.md)"
+)
 def test_ports_agree_with_live_official_code() -> None:
     directory = source_dir()
     assert directory is not None

@@ -26,7 +26,11 @@ ENV = "VT_AGENT_OFFICIAL_SRC"
 
 # file name in $VT_AGENT_OFFICIAL_SRC -> (repository, path, commit the recording was made from)
 SOURCES: dict[str, tuple[str, str, str]] = {
-    "holmes_evaluate.py": ("TencentARC/Video-Holmes", "evaluate.py", "52ef8da286ccad03036a65e7b67c160bc3a24fb9"),
+    "holmes_evaluate.py": (
+        "TencentARC/Video-Holmes",
+        "evaluate.py",
+        "52ef8da286ccad03036a65e7b67c160bc3a24fb9",
+    ),
     "vrbench_calculate_scores.py": (
         "OpenGVLab/VRBench",
         "evaluation/calculate_scores.py",
@@ -71,13 +75,18 @@ def _holmes_ladder(source: str) -> Callable[[str], str]:
     body = loop.body
 
     def assigns(stmt: ast.stmt, name: str) -> bool:
-        return isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets)
+        return isinstance(stmt, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in stmt.targets
+        )
 
     start = next(i for i, s in enumerate(body) if assigns(s, "pattern"))
     end = next(
         i
         for i, s in enumerate(body)
-        if i > start and isinstance(s, ast.If) and "choise" in ast.unparse(s.test) and "'A '" in ast.unparse(s.test)
+        if i > start
+        and isinstance(s, ast.If)
+        and "choise" in ast.unparse(s.test)
+        and "'A '" in ast.unparse(s.test)
     )
     func = ast.FunctionDef(
         name="holmes_ladder",
@@ -104,8 +113,12 @@ class Official:
             return (directory / name).read_text(encoding="utf-8")
 
         self.holmes = _holmes_ladder(read("holmes_evaluate.py"))
-        self.vrbench = _functions(read("vrbench_calculate_scores.py"), {"extract_mcq_answer"})["extract_mcq_answer"]
-        cg = _functions(read("cgbench_utils.py"), {"post_process", "calculate_intervals_iou", "merge_intervals"})
+        self.vrbench = _functions(read("vrbench_calculate_scores.py"), {"extract_mcq_answer"})[
+            "extract_mcq_answer"
+        ]
+        cg = _functions(
+            read("cgbench_utils.py"), {"post_process", "calculate_intervals_iou", "merge_intervals"}
+        )
         self._cg_post_process = cg["post_process"]
         self.cg_intervals_iou = cg["calculate_intervals_iou"]
         self.lvbench = _functions(read("lvbench_answer_util.py"), {"polish_answer"})["polish_answer"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from oracles.official import ENV, SOURCES, Official, source_dir  # noqa: E402
+from oracles.official import ENV, SOURCES, Official, source_dir
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "eval_outputs"
 
@@ -40,13 +40,20 @@ def main() -> int:
         }
     out = {
         "sources": {
-            name: {"repository": repo, "path": path, "commit": commit, "url": f"https://github.com/{repo}/blob/{commit}/{path}"}
+            name: {
+                "repository": repo,
+                "path": path,
+                "commit": commit,
+                "url": f"https://github.com/{repo}/blob/{commit}/{path}",
+            }
             for name, (repo, path, commit) in SOURCES.items()
         },
         "corpus_sha256": hashlib.sha256(corpus_bytes).hexdigest(),
         "results": results,
     }
-    (DATA / "official_expected.json").write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (DATA / "official_expected.json").write_text(
+        json.dumps(out, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     print(f"recorded {len(results)} cases")
     return 0
 

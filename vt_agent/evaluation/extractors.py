@@ -119,12 +119,11 @@ def item_field(item: object | None, *names: str) -> object | None:
         return None
     for name in names:
         if isinstance(item, Mapping):
-            if name in item and item[name] is not None:
-                return item[name]
+            found: object = item.get(name)
         else:
-            value = getattr(item, name, None)
-            if value is not None:
-                return value
+            found = getattr(item, name, None)
+        if found is not None:
+            return found
     return None
 
 

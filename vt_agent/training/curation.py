@@ -176,20 +176,20 @@ class Curator:
         self.max_regenerations = max_regenerations if writer is not None else 0
         self.workers = workers
 
-    def _judge(self, record: TrainRecord) -> tuple[str | None, str, str]:
-        """(letter, reason, reply) for one judgement."""
+    def _judge(self, record: TrainRecord) -> tuple[bool, str | None, str, str]:
+        """(judge called, letter, reason, reply) for one judgement."""
         from vt_agent.trace import answer_letter
 
         prompt = judge_prompt(record)
         if prompt is None:
-            return None, "the trace has no <time>/<caption> content to judge", ""
+            return False, None, "the trace has no <time>/<caption> content to judge", ""
         reply = self.judge.answer(prompt)
         letter = answer_letter(reply)
         if letter == record.answer:
-            return letter, "the captions alone give the right answer", reply
+            return True, letter, "the captions alone give the right answer", reply
         if letter is None:
-            return None, "the judge gave no letter", reply
-        return letter, f"the captions alone give {letter}, not {record.answer}", reply
+            return True, None, "the judge gave no letter", reply
+        return True, letter, f"the captions alone give {letter}, not {record.answer}", reply
 
     def _regenerate(self, record: TrainRecord, log: Callable[[dict[str, Any]], None]) -> TrainRecord | None:
         assert self.writer is not None
@@ -230,12 +230,12 @@ class Curator:
         letter: str | None = None
         while True:
             attempt += 1
-            letter, reason, reply = self._judge(current)
+            judged, letter, reason, reply = self._judge(current)
             ok = letter == current.answer
             entry: dict[str, Any] = {
                 "sample": record.id,
                 "attempt": attempt,
-                "judged": bool(reply),
+                "judged": judged,
                 "answer_given": letter,
                 "expected": current.answer,
                 "judge": self.judge.label,
@@ -243,7 +243,7 @@ class Curator:
                 "judge_reply": reply[:REPLY_LOG_CHARS],
             }
             if ok:
-                log.append({**entry, "decision": "kept"})
+                log.append({**entry, "decision": "kept", "regenerations": regenerations})
                 kept = current.model_copy(deep=True)
                 kept.curation = Curation(
                     status="kept",
@@ -259,7 +259,14 @@ class Curator:
                     if self.max_regenerations == 0
                     else (f"still wrong after {regenerations} regeneration(s)")
                 )
-                log.append({**entry, "decision": "dropped", "reason": f"{reason}; {why}"})
+                log.append(
+                    {
+                        **entry,
+                        "decision": "dropped",
+                        "reason": f"{reason}; {why}",
+                        "regenerations": regenerations,
+                    }
+                )
                 return None, log
             log.append({**entry, "decision": "regenerate"})
             # Rewrite until a trace passes validation; each rewrite counts as one regeneration.
@@ -279,6 +286,11 @@ class Curator:
                             "regeneration": regenerations,
                             "decision": "regenerate" if regenerations < self.max_regenerations else "dropped",
                             "reason": "the trace writer gave no valid trace",
+                            **(
+                                {}
+                                if regenerations < self.max_regenerations
+                                else {"regenerations": regenerations}
+                            ),
                         }
                     )
             if new is None:
@@ -316,9 +328,7 @@ class Curator:
                     stats.kept_at_attempt[n] = stats.kept_at_attempt.get(n, 0) + 1
                 else:
                     stats.dropped += 1
-                    stats.regenerations += max(
-                        [int(e.get("regeneration", 0)) for e in entries if "regeneration" in e], default=0
-                    )
+                    stats.regenerations += int(entries[-1].get("regenerations", 0)) if entries else 0
                     if dropped is not None:
                         dropped.write(original)
                 if progress is not None:

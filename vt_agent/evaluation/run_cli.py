@@ -169,7 +169,7 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"  malformed: {problem}", file=sys.stderr)
     if len(loaded.problems) > 20:
         print(f"  ... and {len(loaded.problems) - 20} more malformed record(s)", file=sys.stderr)
-    check_protocol(loaded.name, loaded.items, args.protocol)  # refuse before loading any model
+    check_protocol(loaded.name, loaded.all_items, args.protocol)  # refuse before loading any model
     explicit = {
         "backend": args.backend,
         "model": args.model,

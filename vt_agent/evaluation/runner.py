@@ -424,7 +424,7 @@ async def arun_benchmark(
     """Run ``loaded``'s questions (this shard's, not yet in ``out``) and append a row for each."""
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ConfigError(f"concurrency must be a positive integer, got {concurrency!r}")
-    check_protocol(loaded.name, loaded.items, protocol)
+    check_protocol(loaded.name, loaded.all_items, protocol)
     t0 = time.perf_counter()
     out_path = Path(out)
     videos_dir = Path(loaded.videos_dir).resolve()

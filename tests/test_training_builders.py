@@ -456,3 +456,32 @@ def test_build_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert summary["written"] == 1 and summary["log"] == str(tmp_path / "yc.build-log.jsonl")
     assert read_records(out)[0].source == "youcook2"
     assert _read_log(tmp_path / "yc.build-log.jsonl")[0]["status"] == "accepted"
+
+
+def test_build_command_resumes_and_fails_fast_on_a_wrong_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "anet.jsonl"
+    common = ["--source", "activitynet-captions", "--data", str(DATA / "activitynet_captions.json")]
+    common += ["--videos", str(VIDEOS), "--out", str(out), "--quiet"]
+    with FakeLLMServer(respond_valid) as server:
+        wrong = _parser().parse_args(
+            ["build", *common, "--llm-base-url", server.base_url, "--llm-model", "gpt-x"]
+        )
+        with pytest.raises(
+            BackendUnavailableError, match=r"does not serve the model 'gpt-x'.*fake-writer-72b"
+        ):
+            wrong.func(wrong)
+        assert server.requests == []  # refused before any video was probed or any prompt sent
+        first = _parser().parse_args(["build", *common, "--llm-base-url", server.base_url, "--limit", "1"])
+        assert first.func(first) == 0
+        again = _parser().parse_args(["build", *common, "--llm-base-url", server.base_url, "--resume"])
+        assert again.func(again) == 0
+        assert len(server.requests) == 2  # the first sample was not asked again
+    summaries = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [(s["written"], s["skipped_done"]) for s in summaries] == [(1, 0), (1, 1)]
+    assert [r.id for r in read_records(out)] == [
+        "activitynet-captions:v_bigbuckbunny",
+        "activitynet-captions:v_cityCC0",
+    ]
+    assert len(_read_log(tmp_path / "anet.build-log.jsonl")) == 3  # accepted, accepted, not found

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from vt_agent.errors import ConfigError
 
@@ -124,6 +124,11 @@ def add_data_parsers(subparsers: Any) -> None:
         "--min-frames", type=int, default=64, metavar="N", help="drop videos with fewer decoded frames (64)"
     )
     build.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N samples")
+    build.add_argument(
+        "--resume",
+        action="store_true",
+        help="append to OUT and its log, skipping samples whose id OUT already holds (after an interruption)",
+    )
     _llm_args(build, "llm", "text LLM that writes questions and traces", True)
     _common(build)
     build.set_defaults(func=run_build)
@@ -210,13 +215,21 @@ def _with_suffix(path: Path, suffix: str) -> Path:
 
 def run_build(args: argparse.Namespace) -> int:
     from vt_agent.training.builders import DatasetBuilder, load_source
-    from vt_agent.training.schema import JsonlWriter
+    from vt_agent.training.schema import JsonlWriter, read_jsonl
 
     samples = load_source(args.source, args.data, descriptions=args.descriptions)
     if args.limit is not None:
         samples = samples[: max(0, args.limit)]
     log_path = args.log or _with_suffix(args.out, ".build-log.jsonl")
+    mode: Literal["w", "a"] = "w"
+    skipped = 0
+    if args.resume and args.out.exists():
+        done = {str(obj.get("id")) for _, obj in read_jsonl(args.out)}
+        before = len(samples)
+        samples = [s for s in samples if s.id not in done]
+        skipped, mode = before - len(samples), "a"
     with _llm(args.llm_base_url, args.llm_model, args.llm_api_key_env, args) as llm:
+        llm.check()
         builder = DatasetBuilder(
             llm,
             args.videos,
@@ -225,9 +238,9 @@ def run_build(args: argparse.Namespace) -> int:
             workers=args.workers,
             seed=args.seed,
         )
-        with JsonlWriter(args.out) as out, JsonlWriter(log_path) as log:
+        with JsonlWriter(args.out, mode) as out, JsonlWriter(log_path, mode) as log:
             stats = builder.build(samples, out, log, progress=_progress(args, "build"))
-    summary = {**stats.as_dict(), "out": str(args.out), "log": str(log_path)}
+    summary = {**stats.as_dict(), "skipped_done": skipped, "out": str(args.out), "log": str(log_path)}
     print(json.dumps(summary))
     return 0
 
@@ -247,6 +260,7 @@ def run_curate(args: argparse.Namespace) -> int:
         if not args.no_regenerate:
             llm = _llm(args.llm_base_url, args.llm_model, args.llm_api_key_env, args)
             closers.append(llm)
+            llm.check()
             writer = TraceWriter(llm, max_attempts=args.max_attempts, seed=args.seed)
         judge: Any
         if args.judge_backend:
@@ -261,6 +275,7 @@ def run_curate(args: argparse.Namespace) -> int:
             model = args.judge_model if args.judge_base_url else (args.judge_model or args.llm_model)
             judge_llm = _llm(base, model, args.judge_api_key_env, args)
             closers.append(judge_llm)
+            judge_llm.check()
             judge = LLMJudge(judge_llm)
         curator = Curator(judge, writer, max_regenerations=args.max_regenerations, workers=args.workers)
         with JsonlWriter(args.out) as out, JsonlWriter(log_path) as log:

@@ -155,6 +155,30 @@ class ChatLLM:
             raise BackendError(f"GET {self.base_url}/models did not answer an OpenAI model list") from exc
         return [str(m.get("id")) for m in data if isinstance(m, dict)]
 
+    def check(self) -> str:
+        """Fail fast: the server answers and serves the model; returns the model name.
+
+        Servers without ``GET /models`` (404/405) are given the benefit of the doubt when a model
+        is configured.
+        """
+        try:
+            response = self._client.get(f"{self.base_url}/models")
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+        if response.status_code in (404, 405) and self._model:
+            return self._model
+        models = (
+            self.list_models()
+            if response.status_code != 200
+            else [str(m.get("id")) for m in (response.json().get("data") or []) if isinstance(m, dict)]
+        )
+        if self._model and models and self._model not in models:
+            raise BackendUnavailableError(
+                f"the LLM server at {self.base_url} does not serve the model {self._model!r}; "
+                f"it serves: {', '.join(models)}. Pass one of them with --llm-model"
+            )
+        return self.model()
+
     def model(self) -> str:
         """The model name used in requests (asked from the server when not configured)."""
         with self._lock:

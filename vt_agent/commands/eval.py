@@ -119,6 +119,9 @@ def _text_lines(data: dict[str, Any]) -> list[str]:
         lines.append(f"  {'question type':<{width}}  {'correct/N':>13}  {'accuracy':>8}  {'%':>6}")
         for name, a in acc["per_type"].items():
             k_n = f"{a['correct']}/{a['total']}"
+            if not a["total"]:
+                lines.append(f"  {name:<{width}}  {k_n:>13}  {'-':>8}  {'-':>6}")
+                continue
             lines.append(f"  {name:<{width}}  {k_n:>13}  {a['accuracy']:>8.4f}  {a['percent']:>6.2f}")
         o = acc["overall"]
         k_n = f"{o['correct']}/{o['total']}"

@@ -80,6 +80,9 @@ def render_markdown(score: BenchmarkScore, title: str | None = None) -> str:
         ]
         for name, k, n, frac in _rows(score):
             label = f"**{name}**" if name == "Overall" else name
+            if n == 0:
+                out.append(f"| {label} | 0/0 | - | - |")
+                continue
             out.append(f"| {label} | {k}/{n} | {frac:.4f} | {_pct(frac)} |")
     if score.figures:
         out += ["", "| figure | value |", "|---|---:|"]

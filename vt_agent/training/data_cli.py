@@ -170,7 +170,10 @@ def add_data_parsers(subparsers: Any) -> None:
         "--judge-backend",
         default=None,
         metavar="NAME",
-        help="judge on a vt-agent backend instead (transformers, vllm, openai, fake), --judge-model as its model",
+        help=(
+            "judge on a vt-agent backend instead (transformers, vllm, openai, fake), --judge-model as its model; "
+            "records are then judged one at a time"
+        ),
     )
     _common(curate)
     curate.set_defaults(func=run_curate)
@@ -277,7 +280,9 @@ def run_curate(args: argparse.Namespace) -> int:
             closers.append(judge_llm)
             judge_llm.check()
             judge = LLMJudge(judge_llm)
-        curator = Curator(judge, writer, max_regenerations=args.max_regenerations, workers=args.workers)
+        # An in-process backend judges one record at a time; HTTP judges take --workers requests at once.
+        workers = 1 if args.judge_backend else args.workers
+        curator = Curator(judge, writer, max_regenerations=args.max_regenerations, workers=workers)
         with JsonlWriter(args.out) as out, JsonlWriter(log_path) as log:
             if args.dropped is not None:
                 with JsonlWriter(args.dropped) as dropped:

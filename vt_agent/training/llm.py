@@ -167,11 +167,14 @@ class ChatLLM:
             raise self._unreachable(exc) from exc
         if response.status_code in (404, 405) and self._model:
             return self._model
-        models = (
-            self.list_models()
-            if response.status_code != 200
-            else [str(m.get("id")) for m in (response.json().get("data") or []) if isinstance(m, dict)]
-        )
+        if response.status_code == 200:
+            try:
+                data = response.json().get("data") or []
+            except (ValueError, AttributeError):
+                data = []  # not an OpenAI model list: let the first request tell
+            models = [str(m.get("id")) for m in data if isinstance(m, dict)]
+        else:
+            models = self.list_models()  # raises the error that fits the status
         if self._model and models and self._model not in models:
             raise BackendUnavailableError(
                 f"the LLM server at {self.base_url} does not serve the model {self._model!r}; "
@@ -281,7 +284,8 @@ class ChatLLM:
                 attempt += 1
                 continue
             self._raise_for(response, model)
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
         return self._reply(response, attempt + 1, time.perf_counter() - started)
 
     def _reply(self, response: httpx.Response, attempts: int, seconds: float) -> LLMReply:

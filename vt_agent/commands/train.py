@@ -35,9 +35,16 @@ def register(subparsers: Any) -> None:
             help=help_text,
             description=f"{help_text}. Example: vt-agent train {kind} --config examples/configs/tiny-{kind}.yaml",
         )
-        p.add_argument("--config", "-c", required=True, type=Path, metavar="FILE", help="YAML training config")
         p.add_argument(
-            "--output-dir", "-o", type=Path, default=None, metavar="DIR", help="replaces the config's output_dir"
+            "--config", "-c", required=True, type=Path, metavar="FILE", help="YAML training config"
+        )
+        p.add_argument(
+            "--output-dir",
+            "-o",
+            type=Path,
+            default=None,
+            metavar="DIR",
+            help="replaces the config's output_dir",
         )
         p.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
         p.set_defaults(func=_run, kind=kind)
@@ -69,7 +76,11 @@ def _run(args: argparse.Namespace) -> int:
 
         result = run_grpo(cfg)
     if args.json:
-        print(json.dumps({k: v for k, v in vars(result).items() if k != "log_history"} | {"losses": result.losses()}))
+        print(
+            json.dumps(
+                {k: v for k, v in vars(result).items() if k != "log_history"} | {"losses": result.losses()}
+            )
+        )
     else:
         losses = result.losses()
         loss_text = f", loss {losses[0]:.4g} -> {losses[-1]:.4g}" if losses else ""

@@ -27,7 +27,7 @@ from vt_agent._lazy import require
 from vt_agent.errors import ConfigError, VTAgentError
 
 if TYPE_CHECKING:
-    from vt_agent.video.presets import Preset
+    pass
 
 FEATURE = "Training"
 IGNORE_INDEX = -100

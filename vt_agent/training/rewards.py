@@ -59,7 +59,9 @@ def _records(record: Sequence[Any] | None, n: int) -> list[Any]:
     return [record_from_row({"record": r} if isinstance(r, str) else r) for r in record]
 
 
-def accuracy_reward(completions: Sequence[Any], record: Sequence[Any] | None = None, **_: Any) -> list[float | None]:
+def accuracy_reward(
+    completions: Sequence[Any], record: Sequence[Any] | None = None, **_: Any
+) -> list[float | None]:
     """1.0 where the answer ladder gives the record's letter, else 0.0."""
     records = _records(record, len(completions))
     return [
@@ -82,7 +84,9 @@ def span_iou(a: tuple[float, float], b: tuple[float, float]) -> float:
     return inter / union
 
 
-def grounding_reward(completions: Sequence[Any], record: Sequence[Any] | None = None, **_: Any) -> list[float | None]:
+def grounding_reward(
+    completions: Sequence[Any], record: Sequence[Any] | None = None, **_: Any
+) -> list[float | None]:
     """Mean best IoU of the record's spans with the completion's ``<time>`` spans; None without spans."""
     records = _records(record, len(completions))
     out: list[float | None] = []
@@ -94,9 +98,7 @@ def grounding_reward(completions: Sequence[Any], record: Sequence[Any] | None = 
         predicted = [
             (s.start_s, s.end_s) for s in parsed.segments if s.start_s is not None and s.end_s is not None
         ]
-        scores = [
-            max((span_iou((g.start_s, g.end_s), p) for p in predicted), default=0.0) for g in r.spans
-        ]
+        scores = [max((span_iou((g.start_s, g.end_s), p) for p in predicted), default=0.0) for g in r.spans]
         out.append(sum(scores) / len(scores))
     return out
 
@@ -114,7 +116,5 @@ def reward_functions(names: Sequence[str]) -> list[RewardFunc]:
 
     unknown = [n for n in names if n not in REWARDS]
     if unknown or not names:
-        raise ConfigError(
-            f"unknown or no rewards {unknown or list(names)}; choose from {', '.join(REWARDS)}"
-        )
+        raise ConfigError(f"unknown or no rewards {unknown or list(names)}; choose from {', '.join(REWARDS)}")
     return [REWARDS[n] for n in names]

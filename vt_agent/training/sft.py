@@ -123,7 +123,9 @@ def common_trl_args(cfg: TrainConfig, settings: _Common) -> dict[str, Any]:
         args["save_steps"] = settings.save_steps
     overlap = sorted(set(settings.trl_args) & set(args) - {"report_to", "disable_tqdm"})
     if overlap:
-        raise ConfigError(f"trl_args repeats fields of the train section: {', '.join(overlap)}; set them once")
+        raise ConfigError(
+            f"trl_args repeats fields of the train section: {', '.join(overlap)}; set them once"
+        )
     args.update(settings.trl_args)
     return args
 

@@ -39,6 +39,10 @@ __all__ = [
 ]
 
 
+RewardName = Literal["accuracy", "format", "grounding"]
+PAPER_REWARDS: tuple[RewardName, ...] = ("accuracy", "format")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -53,9 +57,7 @@ class ModelConfig(_Strict):
     freeze_vision: bool = Field(default=False, description="keep the vision tower's weights fixed")
     lora_r: int | None = Field(default=None, ge=1, description="train a LoRA adapter of this rank instead")
     lora_alpha: int = 32
-    lora_target_modules: list[str] = Field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"]
-    )
+    lora_target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
 
 
 class DataConfig(_Strict):
@@ -78,13 +80,17 @@ class _Common(_Strict):
     num_train_epochs: float = Field(default=1.0, gt=0)
     max_steps: int = Field(default=-1, description="-1: run num_train_epochs")
     max_grad_norm: float = 1.0
-    warmup_steps: float = Field(default=0.0, ge=0, description="steps, or a fraction of all steps when below 1")
+    warmup_steps: float = Field(
+        default=0.0, ge=0, description="steps, or a fraction of all steps when below 1"
+    )
     lr_scheduler_type: str = "cosine"
     weight_decay: float = 0.0
     logging_steps: int = Field(default=1, ge=1)
     save_steps: int | None = Field(default=None, ge=1, description="None: save only at the end")
     seed: int = 42
-    bf16: bool | None = Field(default=None, description="None: bfloat16 on a GPU that has it, float32 elsewhere")
+    bf16: bool | None = Field(
+        default=None, description="None: bfloat16 on a GPU that has it, float32 elsewhere"
+    )
     gradient_checkpointing: bool = False
     use_cpu: bool = Field(default=False, description="train on the CPU even when a GPU is present")
     trl_args: dict[str, Any] = Field(default_factory=dict, description="other SFTConfig/GRPOConfig fields")
@@ -109,9 +115,7 @@ class GRPOSettings(_Common):
     max_grad_norm: float = 5.0
     max_completion_length: int = Field(default=1024, ge=1)
     temperature: float = Field(default=1.0, gt=0)
-    rewards: list[Literal["accuracy", "format", "grounding"]] = Field(
-        default_factory=lambda: ["accuracy", "format"]
-    )
+    rewards: list[RewardName] = Field(default_factory=lambda: list(PAPER_REWARDS))
     reward_weights: list[float] | None = None
     use_vllm: bool = False
 
@@ -124,10 +128,12 @@ class TrainConfig(_Strict):
     train: dict[str, Any] = Field(default_factory=dict)
 
     def sft(self) -> SFTSettings:
-        return _settings(SFTSettings, self.train, "train")
+        settings: SFTSettings = _settings(SFTSettings, self.train, "train")
+        return settings
 
     def grpo(self) -> GRPOSettings:
-        return _settings(GRPOSettings, self.train, "train")
+        settings: GRPOSettings = _settings(GRPOSettings, self.train, "train")
+        return settings
 
 
 def _settings(cls: type[Any], data: dict[str, Any], where: str) -> Any:
@@ -139,7 +145,8 @@ def _settings(cls: type[Any], data: dict[str, Any], where: str) -> Any:
 
 def _describe(exc: ValidationError) -> str:
     return "; ".join(
-        f"{'.'.join(str(x) for x in e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}" for e in exc.errors()
+        f"{'.'.join(str(x) for x in e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}"
+        for e in exc.errors()
     )
 
 
@@ -165,7 +172,9 @@ def load_train_config(
     except yaml.YAMLError as exc:
         raise ConfigError(f"{p}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
-        raise ConfigError(f"{p}: a training config is a YAML mapping with kind, output_dir, model, data, train")
+        raise ConfigError(
+            f"{p}: a training config is a YAML mapping with kind, output_dir, model, data, train"
+        )
     if output_dir is not None:
         raw["output_dir"] = str(Path(output_dir).resolve())
     try:

@@ -27,7 +27,13 @@ from vt_agent.training.train_config import TrainConfig, _Common
 
 __all__ = ["TrainResult", "load_model_and_tokenizer", "run_sft", "save_final"]
 
-PROCESSOR_FILES = ("preprocessor_config.json", "video_preprocessor_config.json", "chat_template.jinja")
+# copied from the starting checkpoint; vt_agent_tiny.json marks a model trained from the tiny one (still tiny)
+PROCESSOR_FILES = (
+    "preprocessor_config.json",
+    "video_preprocessor_config.json",
+    "chat_template.jinja",
+    "vt_agent_tiny.json",
+)
 
 
 @dataclass

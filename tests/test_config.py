@@ -202,3 +202,30 @@ def test_reasoning_modules_import_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def _write_config(path: Path, text: dict[str, Any]) -> Path:
+    import json
+
+    path.mkdir()
+    vision = {"hidden_size": 64, "intermediate_size": 128, "depth": 2, "out_hidden_size": 64}
+    (path / "config.json").write_text(json.dumps({"text_config": text, "vision_config": vision}))
+    return path
+
+
+def test_small_local_checkpoint_runs_on_cpu_7b_sized_is_refused(tmp_path: Path) -> None:
+    from vt_agent.config import _is_tiny
+
+    small = {"hidden_size": 256, "num_hidden_layers": 4, "intermediate_size": 512,
+             "num_attention_heads": 8, "num_key_value_heads": 2, "vocab_size": 32000}  # fmt: skip
+    big = {"hidden_size": 3584, "num_hidden_layers": 28, "intermediate_size": 18944,
+           "num_attention_heads": 28, "num_key_value_heads": 4, "vocab_size": 152064}  # fmt: skip
+    small_dir = _write_config(tmp_path / "small", small)
+    big_dir = _write_config(tmp_path / "big", big)
+    assert _is_tiny(str(small_dir))
+    assert not _is_tiny(str(big_dir))
+    assert not _is_tiny(str(tmp_path / "absent"))
+    cpu = {**probes(gpu=False, vllm=False), "is_tiny": _is_tiny}
+    assert resolve_backend(BackendConfig(model=str(small_dir)), **cpu).name == "transformers"
+    with pytest.raises(ConfigError, match="refusing to run"):
+        resolve_backend(BackendConfig(model=str(big_dir)), **cpu)

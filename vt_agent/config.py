@@ -24,6 +24,7 @@ with :class:`ConfigError` (Video-Thinker-7B needs ~16 GB in bf16 and minutes per
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,10 +172,36 @@ def _tiny_dir() -> Path:
 
 
 def _is_tiny(model: str) -> bool:
+    """A local checkpoint small enough for the CPU: the tiny one, or one trained from it, or any
+    whose config.json estimates under the transformers backend's CPU limit (1 B parameters)."""
     from vt_agent.tiny import is_tiny_checkpoint
 
     path = Path(model).expanduser()
-    return path.is_dir() and is_tiny_checkpoint(path)
+    if not path.is_dir():
+        return False
+    if is_tiny_checkpoint(path):
+        return True
+    try:
+        raw = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    from vt_agent.backends.transformers_backend import CPU_PARAM_LIMIT, estimate_parameters
+
+    try:
+        return estimate_parameters(_JSONConfig(raw)) <= CPU_PARAM_LIMIT
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
+class _JSONConfig:
+    """Attribute view of a config.json, enough for ``estimate_parameters`` (no transformers import)."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        for key, value in data.items():
+            setattr(self, key, _JSONConfig(value) if isinstance(value, Mapping) else value)
+
+    def get_text_config(self) -> Any:
+        return getattr(self, "text_config", self)
 
 
 def _transformers_options(config: BackendConfig, model: str, force: bool) -> dict[str, Any]:

@@ -233,7 +233,8 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise RecordError(
-                    f"{p} line {number}: not valid JSON ({exc.msg} at column {exc.colno})"
+                    f"{p} line {number}: not valid JSON ({exc.msg} at column {exc.colno}); "
+                    "records are JSONL, one JSON object per line"
                 ) from exc
             if not isinstance(obj, dict):
                 raise RecordError(f"{p} line {number}: expected a JSON object, got {type(obj).__name__}")

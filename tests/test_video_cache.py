@@ -105,6 +105,26 @@ def test_threaded_conversion_is_identical(vtest: Path) -> None:
     assert np.array_equal(threaded.frames, inline.frames)
 
 
+@pytest.mark.parametrize("clip", ["bigbuckbunny.mp4", "cityCC0.mpg", "vtest.avi"])
+def test_decoding_strategies_agree(videos_dir: Path, clip: str) -> None:
+    """Keyframe segments from the kept packets (two decoders, or one), and the plain forward
+    pass that re-reads the file, give the same frames and records."""
+    path = videos_dir / clip
+    segments = video.sample(path, "video-thinker-32f", cache=False)
+    variants = {
+        "one decoder": {"DECODE_WORKERS": 1},
+        "one decoder, inline conversion": {"DECODE_WORKERS": 1, "CONVERT_WORKERS": 0},
+        "forward pass": {"KEEP_PACKETS_MAX": 0},
+    }
+    for name, settings in variants.items():
+        with pytest.MonkeyPatch.context() as mp:
+            for attr, value in settings.items():
+                mp.setattr(sampling, attr, value)
+            other = video.sample(path, "video-thinker-32f", cache=False)
+        assert other.record == segments.record, name
+        assert np.array_equal(other.frames, segments.frames), name
+
+
 def test_concurrent_callers(bbb: Path, city: Path, vtest: Path) -> None:
     paths = [bbb, city, vtest] * 3
     with ThreadPoolExecutor(max_workers=4) as pool:

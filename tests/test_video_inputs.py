@@ -65,16 +65,26 @@ def test_linspace_matches_torch() -> None:
             assert linspace_indices(0, total - 1, n) == ref, (total, n)
 
 
-def test_resize_matches_torch_antialiased_bicubic() -> None:
+@pytest.mark.parametrize(
+    ("src", "dst"),
+    [
+        ((120, 200), (56, 84)),  # (height, width): both axes shrink
+        ((720, 1280), (224, 420)),  # bigbuckbunny
+        ((576, 768), (252, 364)),  # vtest
+        ((64, 96), (280, 392)),  # both grow
+        ((100, 50), (100, 28)),  # one axis only
+        ((37, 530), (56, 28)),  # one grows, one shrinks, odd sizes
+    ],
+)
+def test_resize_matches_torch_antialiased_bicubic(src: tuple[int, int], dst: tuple[int, int]) -> None:
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
-    img = rng.integers(0, 256, (120, 200, 3), dtype=np.uint8)
-    img[40:80, 50:150] = 255  # hard edges, where uint8 rounding between passes would show
-    ours = resize_rgb(img, 84, 56).astype(int)
+    img = rng.integers(0, 256, (*src, 3), dtype=np.uint8)
+    img[src[0] // 3 : 2 * src[0] // 3, src[1] // 4 : 3 * src[1] // 4] = 255  # hard edges
+    ours = resize_rgb(img, dst[1], dst[0]).astype(int)
+    assert ours.shape == (*dst, 3)
     t = torch.from_numpy(img).permute(2, 0, 1)[None].float()
-    ref = torch.nn.functional.interpolate(
-        t, size=(56, 84), mode="bicubic", antialias=True, align_corners=False
-    )
+    ref = torch.nn.functional.interpolate(t, size=dst, mode="bicubic", antialias=True, align_corners=False)
     ref_u8 = ref.clamp(0, 255).round().to(torch.uint8)[0].permute(1, 2, 0).numpy().astype(int)
     assert np.abs(ours - ref_u8).max() <= 1
     assert (ours != ref_u8).mean() < 0.01

@@ -28,14 +28,20 @@ def _fresh_cache() -> None:
 def decoded_count(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts frames that sampling decodes."""
     count = [0]
-    real = sampling._frames_from
+    real, real_segment = sampling._frames_from, sampling._segment_frames
 
     def counting(*args: Any) -> Iterator[Any]:
         for frame in real(*args):
             count[0] += 1
             yield frame
 
+    def counting_segment(*args: Any) -> Iterator[Any]:
+        for frame in real_segment(*args):
+            count[0] += 1
+            yield frame
+
     monkeypatch.setattr(sampling, "_frames_from", counting)
+    monkeypatch.setattr(sampling, "_segment_frames", counting_segment)
     return count
 
 
@@ -119,9 +125,36 @@ def test_long_video_seeks(tmp_path: Path, decoded_count: list[int]) -> None:
     video.clear_cache()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(sampling, "SEEK_MIN_SKIP", 10**9)
+        mp.setattr(sampling, "KEEP_PACKETS_MAX", 0)  # the forward pass, no kept packets
         plain = video.sample(path, cache=False)
     assert np.array_equal(plain.frames, pv.frames)
     assert plain.record == pv.record
+    decoded_count[0] = 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sampling, "KEEP_PACKETS_MAX", 0)  # packets too big to keep: seeking instead
+        sought = video.sample(path, cache=False)
+    assert np.array_equal(sought.frames, pv.frames) and sought.record == pv.record
+    assert decoded_count[0] < 3000 / 4
+
+
+def test_segments_decode_only_up_to_each_sample(tmp_path: Path, decoded_count: list[int]) -> None:
+    """With a keyframe every 12 frames, each sample needs its keyframe and the frames up to it:
+    the rest of every group of pictures is never decoded, and the timeline stays unverified."""
+    path = vf.cfr_video(tmp_path / "gop.avi", n=240, fps=25, gop=12)
+    pv = video.sample(path)
+    rec = pv.record
+    assert rec.indices == video.linspace_indices(0, 239, 16)
+    assert _numbers(pv.frames) == rec.indices
+    from vt_agent.video import probing
+
+    got = probing.probe_packets(Path(rec.path))
+    assert got is not None
+    keys = got[1].keyframes
+    assert len(keys) >= 240 // 12
+    spans = {max(k for k in keys if k <= i): i for i in rec.indices}  # keyframe -> last sample after it
+    assert decoded_count[0] == sum(i - k + 1 for k, i in spans.items()) < 240 / 2
+    assert video.probe(path, decode_all=False).frames_verified is False
+    assert video.probe(path).decoded_frames == 240  # a full probe still decodes everything
 
 
 def test_long_video_window_decodes_little(tmp_path: Path, decoded_count: list[int]) -> None:
@@ -232,16 +265,18 @@ def test_packet_index_that_lies_falls_back_to_decoding(
     truth = video.sample(path, cache=False)
     real = probing._scan_packets
 
-    def lying(p: Path) -> tuple[object, object]:
-        head, tl = real(p)
+    def lying(p: Path, keep_bytes: int = 0) -> tuple[object, object, object]:
+        head, tl, kept = real(p, keep_bytes)  # the packets are kept as read: they disagree now
         assert tl is not None
         pts = list(tl.pts)
         if lie == "extra":
             pts.append(pts[-1] + 1)  # a last frame that never decodes
         else:
             del pts[20]  # a frame in the middle the index forgot
-        return head, probing.Timeline(
-            tuple(pts), tl.time_base, tl.keyframes, tl.last_duration, verified=False
+        return (
+            head,
+            probing.Timeline(tuple(pts), tl.time_base, tl.keyframes, tl.last_duration, verified=False),
+            kept,
         )
 
     monkeypatch.setattr(probing, "_scan_packets", lying)

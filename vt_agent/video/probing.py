@@ -277,41 +277,82 @@ def decode_packet(packet: Any, stream: Any, problems: list[str], path: Path) -> 
 # ---------------------------------------------------------------- the two passes
 
 
-def _scan_packets(path: Path) -> tuple[_Header, Timeline | None]:
-    """Demux-only pass: the packet timeline, or None when packets cannot stand for frames."""
+@dataclass
+class KeptPackets:
+    """The packets of a demux-only pass, kept (compressed) with their still open container.
+
+    Only made when demux order is presentation order (no reordered frames), so ``packets[i]``
+    is the frame at timeline position ``i``. Close it when done.
+    """
+
+    container: Any
+    stream: Any
+    packets: list[Any]
+
+    def close(self) -> None:
+        self.container.close()
+
+
+def _scan_packets(path: Path, keep_bytes: int = 0) -> tuple[_Header, Timeline | None, KeptPackets | None]:
+    """Demux-only pass: the packet timeline (None when packets cannot stand for frames).
+
+    With ``keep_bytes`` > 0 the packets are also kept (see KeptPackets) when they are in
+    presentation order and hold at most that many bytes; the container then stays open.
+    """
     container, stream = open_video(path)
-    with container:
+    kept: list[Any] | None = [] if keep_bytes > 0 else None
+    try:
         head = _header(container, stream)
         pts: list[int] = []
         keys: set[int] = set()
         last_dur: int | None = None
         problems: list[str] = []
         usable = True
+        in_order = True
+        held = 0
         for packet in safe_demux(container, stream, problems):
             if packet.size == 0:
                 continue
             if packet.pts is None:
                 usable = False
                 break
-            pts.append(int(packet.pts))
+            p = int(packet.pts)
+            if pts and p <= pts[-1]:
+                in_order = False
+            pts.append(p)
             last_dur = packet.duration
             if packet.is_keyframe:
-                keys.add(int(packet.pts))
-    if not usable or not pts or problems:
-        return head, None
+                keys.add(p)
+            if kept is not None:
+                held += packet.size
+                if in_order and held <= keep_bytes:
+                    kept.append(packet)
+                else:
+                    kept = None
+    except BaseException:
+        container.close()
+        raise
+    tl = _packet_timeline(head, pts, keys, last_dur) if usable and pts and not problems else None
+    if tl is None or kept is None:
+        container.close()
+        return head, tl, None
+    return head, tl, KeptPackets(container, stream, kept)
+
+
+def _packet_timeline(head: _Header, pts: list[int], keys: set[int], last_dur: int | None) -> Timeline | None:
     order = sorted(pts)
     if len(set(order)) != len(order):
-        return head, None  # duplicate timestamps: only decoding tells
+        return None  # duplicate timestamps: only decoding tells
     keyframes = tuple(i for i, p in enumerate(order) if p in keys)
     if not keyframes or keyframes[0] != 0:
-        return head, None  # stream does not start on a keyframe: leading frames may not decode
+        return None  # stream does not start on a keyframe: leading frames may not decode
     tb = head.time_base
     last = (
         float((order[-1] - order[-2]) * tb)
         if len(order) > 1
         else _single_duration(last_dur, tb, head.header_fps)
     )
-    return head, Timeline(tuple(order), tb, keyframes, last, verified=False)
+    return Timeline(tuple(order), tb, keyframes, last, verified=False)
 
 
 def decode_timeline(path: Path) -> tuple[_Header, Timeline, list[str], tuple[int, int]]:
@@ -457,18 +498,33 @@ def remember_decoded(path: Path, info: VideoInfo, tl: Timeline) -> None:
 
 def probe_packets(path: Path, *, cache: bool = True) -> tuple[VideoInfo, Timeline] | None:
     """The packet timeline (cheap), or the decoded one if already known; None if unusable."""
+    return probe_packets_keeping(path, cache=cache)[0]
+
+
+def probe_packets_keeping(
+    path: Path, *, cache: bool = True, keep_bytes: int = 0
+) -> tuple[tuple[VideoInfo, Timeline] | None, KeptPackets | None]:
+    """Like probe_packets; when it has to scan, also the packets it read (see _scan_packets).
+
+    A timeline found in the caches comes without packets. The caller closes what is kept.
+    """
     key = _identity_key(path)
     if cache:
         got = DECODED.get(key) or PACKETS.get(key)
         if got is not None:
-            return got
-    head, tl = _scan_packets(path)
+            return got, None
+    head, tl, kept = _scan_packets(path, keep_bytes)
     if tl is None:
-        return None
-    out = (make_info(path, file_id(path), head, tl, (head.width, head.height), []), tl)
+        return None, None
+    try:
+        out = (make_info(path, file_id(path), head, tl, (head.width, head.height), []), tl)
+    except BaseException:
+        if kept is not None:
+            kept.close()
+        raise
     if cache:
         PACKETS.put(key, out)
-    return out
+    return out, kept
 
 
 def probe(path: str | os.PathLike[str], *, cache: bool = True, decode_all: bool = True) -> VideoInfo:

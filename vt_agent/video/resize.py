@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -56,21 +57,96 @@ def smart_resize(
     return h_bar, w_bar
 
 
+_BLOCK = 8  # output rows (columns) per block of the banded weight matrices
+_MAX_MNK = 1 << 18  # OpenBLAS runs a product of at most this many multiply-adds in the calling thread
+
+
+def _bicubic(x: np.ndarray) -> np.ndarray:
+    """Keys cubic kernel with a = -0.5 (Pillow's and torch's antialiased bicubic)."""
+    a = -0.5
+    x = np.abs(x)
+    near = ((a + 2) * x - (a + 3)) * x * x + 1
+    far = (((x - 5) * x + 8) * x - 4) * a
+    return np.where(x < 1, near, np.where(x < 2, far, 0.0))
+
+
+def _weights(in_size: int, out_size: int) -> np.ndarray:
+    """(out_size, in_size) weights of an antialiased bicubic resize along one axis.
+
+    Pillow's ``precompute_coeffs`` and torch's ``_compute_indices_min_size_weights_aa``: the
+    kernel widened by the reduction factor, taps from ``int(center - support + 0.5)``,
+    normalised to sum 1.
+    """
+    scale = in_size / out_size
+    widen = max(scale, 1.0)
+    support = 2.0 * widen
+    out = np.zeros((out_size, in_size), dtype=np.float64)
+    for i in range(out_size):
+        center = (i + 0.5) * scale
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), in_size)
+        w = _bicubic((np.arange(lo, hi) - center + 0.5) / widen)
+        out[i, lo:hi] = w / w.sum()
+    return out
+
+
+_Block = tuple[int, int, int, int, np.ndarray, int]
+
+
+def _blocks(weights: np.ndarray) -> list[_Block]:
+    """Bands of ``_BLOCK`` output rows: (first, end, input lo, input hi, float32 weights, chunk),
+    where ``chunk`` bounds the other dimension of each product so OpenBLAS stays single-threaded
+    (its threads spin and would fight the decoding threads for the cores)."""
+    out: list[_Block] = []
+    for r0 in range(0, weights.shape[0], _BLOCK):
+        r1 = min(r0 + _BLOCK, weights.shape[0])
+        used = np.flatnonzero(weights[r0:r1].any(axis=0))
+        lo, hi = int(used[0]), int(used[-1]) + 1
+        w = np.ascontiguousarray(weights[r0:r1, lo:hi], dtype=np.float32)
+        out.append((r0, r1, lo, hi, w, max(1, _MAX_MNK // ((r1 - r0) * (hi - lo)))))
+    return out
+
+
+@functools.lru_cache(maxsize=32)
+def _plan(height: int, width: int, out_h: int, out_w: int) -> tuple[list[_Block], list[_Block]]:
+    return _blocks(_weights(height, out_h)), _blocks(_weights(width, out_w))
+
+
 def resize_rgb(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     """Bicubic, antialiased resize of an (H, W, 3) uint8 frame to (height, width, 3) uint8.
 
-    Each channel is resized as a float32 Pillow image and rounded once at the end, which is the
-    arithmetic of torchvision's tensor resize used by the reference (docs/parity.md); Pillow's
-    uint8 path rounds between its two passes and lands several grey levels away near edges.
+    The arithmetic of torchvision's tensor resize used by the reference (docs/parity.md):
+    uint8 to float32, one separable antialiased bicubic pass per axis with no rounding in
+    between, then clamp and round once. Each pass is a product with a banded weight matrix,
+    done band by band with BLAS (vertical first, where the frame is largest and contiguous).
+    Pillow's uint8 path rounds between its passes and lands several grey levels away near edges.
     """
-    from PIL import Image
-
-    if rgb.shape[0] == height and rgb.shape[1] == width:
-        return np.ascontiguousarray(rgb, dtype=np.uint8)
-    out = np.empty((height, width, 3), dtype=np.float32)
-    for c in range(3):
-        chan = Image.fromarray(np.ascontiguousarray(rgb[:, :, c])).convert("F")  # exact uint8 -> float32
-        out[:, :, c] = np.asarray(chan.resize((width, height), Image.Resampling.BICUBIC))
+    src = np.asarray(rgb)
+    if src.ndim != 3 or src.shape[2] != 3:
+        raise ConfigError(f"expected an (H, W, 3) RGB frame, got shape {src.shape}")
+    h, w = int(src.shape[0]), int(src.shape[1])
+    if h == height and w == width:
+        return np.ascontiguousarray(src, dtype=np.uint8)
+    vert, horiz = _plan(h, w, height, width)
+    x = src.reshape(h, w * 3).astype(np.float32)  # rows of interleaved RGB
+    if h != height:
+        y = np.empty((height, w * 3), dtype=np.float32)
+        n = w * 3
+        for r0, r1, lo, hi, m, chunk in vert:
+            for c0 in range(0, n, chunk):
+                np.matmul(m, x[lo:hi, c0 : c0 + chunk], out=y[r0:r1, c0 : c0 + chunk])
+    else:
+        y = x
+    if w != width:
+        t = np.ascontiguousarray(y.reshape(height, w, 3).transpose(2, 0, 1)).reshape(3 * height, w)
+        z = np.empty((width, 3 * height), dtype=np.float32)
+        rows = 3 * height
+        for r0, r1, lo, hi, m, chunk in horiz:
+            for q0 in range(0, rows, chunk):
+                np.matmul(m, t[q0 : q0 + chunk, lo:hi].T, out=z[r0:r1, q0 : q0 + chunk])
+        out = z.reshape(width, 3, height).transpose(2, 0, 1)
+    else:
+        out = y.reshape(height, width, 3)
     np.rint(out, out=out)
     np.clip(out, 0, 255, out=out)
     return out.astype(np.uint8)

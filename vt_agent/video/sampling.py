@@ -27,6 +27,9 @@ from vt_agent.video.resize import resize_rgb, smart_resize
 
 SEEK_MIN_SKIP = 48  # seek only when it skips at least this many frames of decoding
 CONVERT_WORKERS = 2  # threads converting + resizing kept frames while decoding continues
+DECODE_WORKERS = 2  # decoders working on separate keyframe segments at once (kept packets)
+PARALLEL_MIN_FRAMES = 48  # a second decoder only when at least this many frames are to decode
+KEEP_PACKETS_MAX = 128 * 2**20  # a cold sample keeps up to this many bytes of packets from its scan
 
 
 class _Mismatch(Exception):
@@ -99,20 +102,151 @@ def collect(
     *,
     seek: bool = True,
     workers: int = 0,
+    kept: _probe.KeptPackets | None = None,
 ) -> tuple[dict[int, np.ndarray], bool]:
-    """Decode the frames at ``positions`` (converted with ``convert``) in one forward pass.
+    """Decode the frames at ``positions`` (converted with ``convert``).
 
-    Seeks to the keyframe before a wanted frame when that skips at least SEEK_MIN_SKIP frames,
-    otherwise decodes forward. Every decoded frame is checked against ``tl``: a frame it does
-    not list, or one it lists that does not decode, raises _Mismatch. Returns the frames and
-    whether every frame of the file decoded in order (then ``tl`` is verified). With
-    ``workers`` > 0 the conversions run in that many threads while decoding goes on (PyAV and
-    Pillow release the GIL).
+    With ``kept`` packets (in presentation order, one per timeline position) only each wanted
+    frame's keyframe segment up to it is decoded, segments in DECODE_WORKERS threads (see
+    _Segments). Otherwise one forward pass over the file, which seeks to the keyframe before a
+    wanted frame when that skips at least SEEK_MIN_SKIP frames and decodes forward otherwise.
+    Every decoded frame is checked against ``tl``: a frame it does not list, or one it lists
+    that does not decode, raises _Mismatch. Returns the frames and whether every frame of the
+    file decoded in order (then ``tl`` is verified). With ``workers`` > 0 conversions run in
+    that many threads while decoding goes on (PyAV and Pillow release the GIL).
     """
+    if kept is not None:
+        return _Segments(path, tl, convert, kept).run(sorted(set(positions)), workers)
     if workers <= 0:
         return _Pass(path, tl, convert, None).run(positions, seek)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vt-video") as pool:
         return _Pass(path, tl, convert, pool).run(positions, seek)
+
+
+def _segment_frames(ctx: Any, packets: list[Any]) -> Iterator[Any]:
+    """Frames of ``packets`` decoded with ``ctx`` from a keyframe, then drained; ``ctx`` is left
+    flushed for the next segment. Any decoding error is a _Mismatch (the caller then decodes the
+    plain way, which records problems)."""
+    av = _probe._av()
+    try:
+        for packet in packets:
+            yield from ctx.decode(packet)
+        yield from ctx.decode(None)
+    except av.error.FFmpegError as exc:
+        raise _Mismatch(f"decoding error ({exc})") from None
+    finally:
+        ctx.flush_buffers()
+
+
+class _Segments:
+    """Decode wanted frames from kept packets, one keyframe segment at a time.
+
+    A segment runs from the keyframe before a wanted frame to the last wanted frame before the
+    next keyframe; frames after it up to the next keyframe are not decoded at all (their
+    timestamps come from the packets, as for stretches skipped by seeking). Contiguous segments
+    merge into one run. With enough work and DECODE_WORKERS > 1, a second thread with its own
+    decoder takes segments too (longest first); each decoder then runs single-threaded, which
+    wastes nothing on a busy machine. A single run uses the codec's own threads and converts
+    frames in a pool of ``workers`` threads.
+    """
+
+    def __init__(
+        self, path: Path, tl: _probe.Timeline, convert: Callable[[Any], np.ndarray], kept: _probe.KeptPackets
+    ) -> None:
+        self.path, self.tl, self.convert, self.kept = path, tl, convert, kept
+        self.done: dict[int, np.ndarray] = {}
+        self.lock = threading.Lock()
+
+    def runs(self, wanted: list[int]) -> list[tuple[int, int]]:
+        """(first, last) positions to decode, each starting at a keyframe."""
+        keys = self.tl.keyframes
+        out: list[tuple[int, int]] = []
+        for pos in wanted:
+            k = keys[bisect.bisect_right(keys, pos) - 1]
+            if out and k <= out[-1][1] + 1:
+                out[-1] = (out[-1][0], pos)
+            else:
+                out.append((k, pos))
+        return out
+
+    def run(self, wanted: list[int], workers: int) -> tuple[dict[int, np.ndarray], bool]:
+        packets, pts = self.kept.packets, self.tl.pts
+        if len(packets) != len(pts) or any(int(p.pts) != t for p, t in zip(packets, pts, strict=True)):
+            raise _Mismatch("the kept packets and the timeline disagree")
+        if not wanted:
+            return {}, False
+        runs = self.runs(wanted)
+        todo = sum(last - first + 1 for first, last in runs)
+        whole = runs == [(0, len(pts) - 1)]
+        wanted_set = set(wanted)
+        ctx = self.kept.stream.codec_context
+        if DECODE_WORKERS > 1 and len(runs) > 1 and todo >= PARALLEL_MIN_FRAMES:
+            queue = sorted(runs, key=lambda r: r[0] - r[1])  # longest first
+            ctx.thread_type = "NONE"
+            with ThreadPoolExecutor(max_workers=DECODE_WORKERS - 1, thread_name_prefix="vt-decode") as pool:
+                helpers = [pool.submit(self._helper, queue, wanted_set) for _ in range(DECODE_WORKERS - 1)]
+                try:
+                    self._work(ctx, queue, wanted_set, None)
+                finally:
+                    with self.lock:
+                        queue.clear()  # stop the helpers early if this thread failed
+                    errors = [f.exception() for f in helpers]
+                for exc in errors:
+                    if exc is not None:
+                        raise exc
+            return self.done, whole
+        if workers <= 0:
+            self._work(ctx, runs, wanted_set, None)
+            return self.done, whole
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vt-video") as conv:
+            pending: dict[int, Future[np.ndarray]] = {}
+            try:
+                self._work(ctx, runs, wanted_set, pending, conv)
+                for pos, fut in pending.items():
+                    self.done[pos] = fut.result()
+            finally:
+                for fut in pending.values():
+                    fut.cancel()
+        return self.done, whole
+
+    def _helper(self, queue: list[tuple[int, int]], wanted: set[int]) -> None:
+        with self.lock:
+            if not queue:
+                return
+        container, stream = _probe.open_video(self.path)
+        try:
+            stream.thread_type = "NONE"
+            self._work(stream.codec_context, queue, wanted, None)
+        finally:
+            container.close()
+
+    def _work(
+        self,
+        ctx: Any,
+        queue: list[tuple[int, int]],
+        wanted: set[int],
+        pending: dict[int, Future[np.ndarray]] | None,
+        pool: ThreadPoolExecutor | None = None,
+    ) -> None:
+        """Decode runs taken from the front of ``queue`` until it is empty."""
+        pts = self.tl.pts
+        while True:
+            with self.lock:
+                if not queue:
+                    return
+                first, last = queue.pop(0)
+            pos = first
+            for frame in _segment_frames(ctx, self.kept.packets[first : last + 1]):
+                if pos > last or frame.pts != pts[pos]:
+                    raise _Mismatch(f"decoded a frame at pts {frame.pts} where frame {pos} was expected")
+                if pos in wanted:
+                    if pending is not None and pool is not None:
+                        pending[pos] = pool.submit(self.convert, frame)
+                    else:
+                        self.done[pos] = self.convert(frame)
+                pos += 1
+            if pos != last + 1:
+                raise _Mismatch(f"frames {pos}..{last} did not decode")
 
 
 class _Pass:
@@ -219,17 +353,24 @@ def _gather(
         w, h = size[0]
         return resize_rgb(frame.to_ndarray(format="rgb24"), w, h)
 
-    got = known or _probe.probe_packets(path, cache=cache)
+    kept: _probe.KeptPackets | None = None
+    if known is None:
+        got, kept = _probe.probe_packets_keeping(path, cache=cache, keep_bytes=KEEP_PACKETS_MAX)
+    else:
+        got = known
     if got is not None:
         info, tl = got
-        first, last, _ = _window_positions(path, tl, start_s, end_s)
-        positions, fps = _plan(preset, tl, first, last)
         try:
+            first, last, _ = _window_positions(path, tl, start_s, end_s)
+            positions, fps = _plan(preset, tl, first, last)
             try:
-                frames, whole = collect(path, tl, positions, convert, seek=True, workers=CONVERT_WORKERS)
+                frames, whole = collect(
+                    path, tl, positions, convert, seek=True, workers=CONVERT_WORKERS, kept=kept
+                )
             except _Mismatch:
                 if tl.verified:
                     raise
+                size.clear()
                 frames, whole = collect(path, tl, positions, convert, seek=False, workers=CONVERT_WORKERS)
             if whole and not tl.verified:  # every frame decoded as the packets said: now verified
                 tl = _probe.Timeline(tl.pts, tl.time_base, tl.keyframes, tl.last_duration, verified=True)
@@ -239,6 +380,9 @@ def _gather(
             return info, tl, positions, fps, frames, size[0]
         except _Mismatch:
             size.clear()
+        finally:
+            if kept is not None:
+                kept.close()
     # the packets do not tell the truth (or cannot): decode everything once, then sample
     info, tl = _probe.probe_full(path, cache=cache)
     first, last, _ = _window_positions(path, tl, start_s, end_s)

@@ -18,7 +18,9 @@ COMMANDS = ("inspect", "reason", "triage", "eval", "serve", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vt-agent", description="Grounded video reasoning with Video-Thinker.")
+    parser = argparse.ArgumentParser(
+        prog="vt-agent", description="Grounded video reasoning with Video-Thinker."
+    )
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:

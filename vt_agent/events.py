@@ -70,7 +70,9 @@ class TraceWarning:
     message: str
 
 
-TraceEvent = TextEvent | SegmentOpened | CaptionEvent | ThinkEvent | SegmentClosed | AnswerEvent | TraceWarning
+TraceEvent = (
+    TextEvent | SegmentOpened | CaptionEvent | ThinkEvent | SegmentClosed | AnswerEvent | TraceWarning
+)
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,9 @@ class SamplingRecord(BaseModel):
 
 class Timings(BaseModel):
     decode_s: float = Field(default=0.0, description="probing, decoding and resizing the video(s)")
-    first_token_s: float | None = Field(default=None, description="from request start to the first text delta")
+    first_token_s: float | None = Field(
+        default=None, description="from request start to the first text delta"
+    )
     total_s: float = Field(default=0.0, description="from request start to the end of generation")
     generated_chars: int = 0
 

@@ -55,7 +55,9 @@ class ActivityNetQAScore(BaseModel):
     official_free_printed: float = Field(
         description="the 'Free' figure the official eval.py prints under Python 3 (a bug; see module docs)"
     )
-    unanswered: int = Field(description="ground-truth questions with no prediction (counted wrong, as officially)")
+    unanswered: int = Field(
+        description="ground-truth questions with no prediction (counted wrong, as officially)"
+    )
     unknown_predictions: int = Field(description="predictions whose question_id is not in the answers")
 
     @property
@@ -106,7 +108,9 @@ def load_predictions(path: str | Path) -> list[dict[str, Any]]:
     return _load_list(Path(path), "prediction")
 
 
-def score(predictions: Iterable[Mapping[str, Any]], answers: Sequence[Mapping[str, Any]]) -> ActivityNetQAScore:
+def score(
+    predictions: Iterable[Mapping[str, Any]], answers: Sequence[Mapping[str, Any]]
+) -> ActivityNetQAScore:
     """Exact string match of ``answer`` per ``question_id``, per type and overall.
 
     As officially, every ground-truth question counts in the denominator (a missing prediction is

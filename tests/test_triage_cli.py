@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from vt_agent.config import FAKE_NOTICE
+
 pytest.importorskip("langgraph")
 pytest.importorskip("av")
 
@@ -62,7 +64,7 @@ def test_human_summary(vtest: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "2 window(s) of 40 s" in proc.stdout
     assert "#1  " in proc.stdout and "scripted fake backend" in proc.stdout
-    assert proc.stderr == ""
+    assert proc.stderr.strip() == FAKE_NOTICE  # the backend notice, as `vt-agent reason` gives it
 
 
 def test_bad_arguments(vtest: Path, tmp_path: Path) -> None:

@@ -12,13 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from vt_agent.config import BACKEND_CHOICES
+from vt_agent.commands._backend_args import add_backend_arguments, backend_from_args
 from vt_agent.errors import BackendError, ConfigError
 from vt_agent.result import Result
 
@@ -63,27 +62,7 @@ def register(subparsers: Any) -> None:
         metavar="TEXT",
         help='an answer option (repeatable), "A. text" or plain text (letters are added)',
     )
-    parser.add_argument(
-        "--backend", choices=BACKEND_CHOICES, default=None, help="model backend (default: auto)"
-    )
-    parser.add_argument(
-        "--model", default=None, help="hub id or local checkpoint directory (or served model name)"
-    )
-    parser.add_argument(
-        "--base-url", default=None, help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1"
-    )
-    parser.add_argument("--device", default=None, help="cuda, cuda:N, mps or cpu (transformers)")
-    parser.add_argument("--dtype", default=None, help="bfloat16, float16, float32 or auto")
-    parser.add_argument(
-        "--backend-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra backend option (repeatable; VALUE is read as JSON when it parses, else as text)",
-    )
-    parser.add_argument(
-        "--force-cpu-7b", action="store_true", help="allow a full-size model on the CPU (slow)"
-    )
+    add_backend_arguments(parser)
     parser.add_argument(
         "--preset", default="video-thinker-16f", help="frame sampling preset (default: %(default)s)"
     )
@@ -119,20 +98,6 @@ def _window(args: argparse.Namespace, video: str) -> tuple[float, float] | None:
     return start, end
 
 
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` strings as keyword options (JSON values when they parse)."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--backend-option must be KEY=VALUE, got {pair!r}")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
-
-
 def save_thumbnails(result: Result, out_dir: Path) -> list[Path]:
     """Write the Result's thumbnails as ``thumb-<segment>-<time>.jpg`` files in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -145,8 +110,7 @@ def save_thumbnails(result: Result, out_dir: Path) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vt_agent.backends import backend_from_config
-    from vt_agent.config import ReasonerConfig, make_config, merge_settings
+    from vt_agent.config import ReasonerConfig, make_config
     from vt_agent.console import LiveView, summary
     from vt_agent.reasoner import VideoReasoner
     from vt_agent.video import check_path
@@ -156,19 +120,9 @@ def run(args: argparse.Namespace) -> int:
         ReasonerConfig, preset=args.preset, max_tokens=args.max_tokens, thumbnails=args.thumbnails
     )
     window = _window(args, videos[0])
-    explicit = {
-        "backend": args.backend,
-        "model": args.model,
-        "base_url": args.base_url,
-        "device": args.device,
-        "dtype": args.dtype,
-        "force_cpu_7b": args.force_cpu_7b or None,
-        "options": parse_options(args.backend_option) or None,
-    }
-    config = merge_settings(explicit, os.environ)
     color = sys.stderr.isatty() and "NO_COLOR" not in os.environ
     view = LiveView(sys.stderr, color=color, multi=len(videos) > 1)
-    backend, notices = backend_from_config(config)
+    backend, notices = backend_from_args(args)
     for notice in notices:
         view.notice(notice)
     reasoner = VideoReasoner(

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from vt_agent.commands._backend_args import add_backend_arguments, backend_from_args
 from vt_agent.errors import ConfigError
 from vt_agent.result import mmss
 
@@ -42,40 +43,12 @@ def register(subparsers: Any) -> None:
         "--concurrency", type=int, default=2, metavar="N", help="windows asked at once (default 2)"
     )
     parser.add_argument("--preset", default=None, help="sampling preset per window (default: the reasoner's)")
-    parser.add_argument(
-        "--backend",
-        default="transformers",
-        help="model backend: transformers, vllm, openai, or fake (scripted, for tests) (default: %(default)s)",
-    )
-    parser.add_argument("--model", default=None, help="model path or id for the backend")
-    parser.add_argument(
-        "--backend-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra backend option (repeatable; VALUE is read as JSON when it parses, else as text)",
-    )
+    add_backend_arguments(parser)
     parser.add_argument("--html", type=Path, default=None, metavar="OUT.html", help="write an HTML report")
     parser.add_argument("--no-thumbnails", action="store_true", help="HTML report without thumbnails")
     parser.add_argument("--json", action="store_true", help="print only the JSON report on stdout")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.set_defaults(func=run)
-
-
-def backend_options(pairs: list[str], model: str | None) -> dict[str, Any]:
-    """``KEY=VALUE`` strings as keyword options (JSON values when they parse)."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--backend-option must be KEY=VALUE, got {pair!r}")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    if model is not None:
-        out["model"] = model
-    return out
 
 
 async def run_triage(
@@ -141,7 +114,6 @@ def _summary(report: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from vt_agent._lazy import require
-    from vt_agent.backends import load_backend
     from vt_agent.reasoner import VideoReasoner
     from vt_agent.video import check_path, set_cache_limit
 
@@ -152,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
         require("tqdm", "cli", "The triage progress bar (or pass --no-progress)")
     video = str(check_path(args.video))
     set_cache_limit(0)  # windows are never asked twice: keep no frames around (memory of one window)
-    backend = load_backend(args.backend, **backend_options(args.backend_option, args.model))
+    backend, notices = backend_from_args(args)
+    for notice in notices:
+        print(notice, file=sys.stderr)
     reasoner = VideoReasoner(backend)
 
     async def main() -> dict[str, Any]:

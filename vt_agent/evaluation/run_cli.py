@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from vt_agent.config import BACKEND_CHOICES
+from vt_agent.commands._backend_args import add_backend_arguments, backend_from_args
 
 __all__ = ["add_merge_parser", "add_run_parser", "merge_command", "run_command"]
 
@@ -95,27 +94,7 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--level", choices=("segment", "video"), default=None, help="youcook2: one item per step or per video"
     )
-    parser.add_argument(
-        "--backend", choices=BACKEND_CHOICES, default=None, help="model backend (default: auto)"
-    )
-    parser.add_argument(
-        "--model", default=None, help="hub id or local checkpoint directory (or served model name)"
-    )
-    parser.add_argument(
-        "--base-url", default=None, help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1"
-    )
-    parser.add_argument("--device", default=None, help="cuda, cuda:N, mps or cpu (transformers)")
-    parser.add_argument("--dtype", default=None, help="bfloat16, float16, float32 or auto")
-    parser.add_argument(
-        "--backend-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra backend option (repeatable; VALUE is read as JSON when it parses, else as text)",
-    )
-    parser.add_argument(
-        "--force-cpu-7b", action="store_true", help="allow a full-size model on the CPU (slow)"
-    )
+    add_backend_arguments(parser)
     parser.add_argument(
         "--max-tokens", type=int, default=1024, help="generation limit (default: %(default)s)"
     )
@@ -154,9 +133,7 @@ def _loader_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from vt_agent.backends import backend_from_config
-    from vt_agent.commands.reason import parse_options
-    from vt_agent.config import ReasonerConfig, make_config, merge_settings
+    from vt_agent.config import ReasonerConfig, make_config
     from vt_agent.evaluation.loaders import load_benchmark
     from vt_agent.evaluation.runner import arun_benchmark, check_protocol, parse_shard
     from vt_agent.reasoner import VideoReasoner
@@ -170,17 +147,7 @@ def run_command(args: argparse.Namespace) -> int:
     if len(loaded.problems) > 20:
         print(f"  ... and {len(loaded.problems) - 20} more malformed record(s)", file=sys.stderr)
     check_protocol(loaded.name, loaded.all_items, args.protocol)  # refuse before loading any model
-    explicit = {
-        "backend": args.backend,
-        "model": args.model,
-        "base_url": args.base_url,
-        "device": args.device,
-        "dtype": args.dtype,
-        "force_cpu_7b": args.force_cpu_7b or None,
-        "options": parse_options(args.backend_option) or None,
-    }
-    config = merge_settings(explicit, os.environ)
-    backend, notices = backend_from_config(config)
+    backend, notices = backend_from_args(args)
     for notice in notices:
         print(notice, file=sys.stderr)
     reasoner = VideoReasoner(backend, preset=settings.preset, max_tokens=settings.max_tokens)

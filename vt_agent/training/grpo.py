@@ -13,7 +13,6 @@ while this project targets vLLM 0.32, so ``use_vllm: true`` is refused with a me
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from vt_agent._lazy import require
@@ -25,9 +24,8 @@ from vt_agent.training.sft import (
     common_trl_args,
     load_model_and_tokenizer,
     peft_config,
-    save_final,
+    train_and_save,
     training_dataset,
-    write_summary,
 )
 from vt_agent.training.train_config import TrainConfig
 
@@ -76,17 +74,4 @@ def run_grpo(cfg: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
         callbacks=callbacks,
         video_preset=cfg.data.resolved_preset(),
     )
-    trainer.train()
-    final = save_final(trainer, tokenizer, source, Path(cfg.output_dir))
-    result = TrainResult(
-        kind="grpo",
-        output_dir=str(cfg.output_dir),
-        checkpoint=str(final),
-        steps=int(trainer.state.global_step),
-        samples=n,
-        runtime_s=time.perf_counter() - started,
-        log_history=list(trainer.state.log_history),
-    )
-    if trainer.accelerator.is_main_process:
-        write_summary(result)
-    return result
+    return train_and_save("grpo", trainer, tokenizer, source, cfg, n, started)

@@ -181,6 +181,26 @@ def write_summary(result: TrainResult) -> None:
     path.write_text(json.dumps(asdict(result), indent=2, default=str) + "\n", encoding="utf-8")
 
 
+def train_and_save(
+    kind: str, trainer: Any, tokenizer: Any, source: str, cfg: TrainConfig, samples: int, started: float
+) -> TrainResult:
+    """Train, save ``output_dir/final`` and write ``train_summary.json`` (main process)."""
+    trainer.train()
+    final = save_final(trainer, tokenizer, source, Path(cfg.output_dir))
+    result = TrainResult(
+        kind=kind,
+        output_dir=str(cfg.output_dir),
+        checkpoint=str(final),
+        steps=int(trainer.state.global_step),
+        samples=samples,
+        runtime_s=time.perf_counter() - started,
+        log_history=list(trainer.state.log_history),
+    )
+    if trainer.accelerator.is_main_process:
+        write_summary(result)
+    return result
+
+
 def run_sft(cfg: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainResult:
     """Run SFT as ``cfg`` says and save the final checkpoint; returns the run's summary."""
     trl = require("trl", "train", FEATURE)
@@ -207,17 +227,4 @@ def run_sft(cfg: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRes
         peft_config=peft_config(cfg),
         callbacks=callbacks,
     )
-    trainer.train()
-    final = save_final(trainer, tokenizer, source, Path(cfg.output_dir))
-    result = TrainResult(
-        kind="sft",
-        output_dir=str(cfg.output_dir),
-        checkpoint=str(final),
-        steps=int(trainer.state.global_step),
-        samples=n,
-        runtime_s=time.perf_counter() - started,
-        log_history=list(trainer.state.log_history),
-    )
-    if trainer.accelerator.is_main_process:
-        write_summary(result)
-    return result
+    return train_and_save("sft", trainer, tokenizer, source, cfg, n, started)

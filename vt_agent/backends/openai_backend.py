@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import io
 import json
-import random
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -32,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from vt_agent._http import backoff_delay, error_message
 from vt_agent.backends._tokens import video_order
 from vt_agent.backends.base import Delta, GenerationRequest, PreparedVideo
 from vt_agent.errors import (
@@ -166,19 +165,6 @@ async def iter_sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
         yield "\n".join(buf)
 
 
-def _error_message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:500] or response.reason_phrase
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict):
-            return str(err.get("message") or err.get("detail") or err)
-        return str(err)
-    return str(body)[:500]
-
-
 class OpenAIBackend:
     """Streams chat completions from an OpenAI-compatible server.
 
@@ -266,7 +252,7 @@ class OpenAIBackend:
             raise self._unreachable(exc) from exc
         if response.status_code != 200:
             raise BackendError(
-                f"GET {self.base_url}/models answered {response.status_code}: {_error_message(response)}"
+                f"GET {self.base_url}/models answered {response.status_code}: {error_message(response)}"
             )
         data = response.json().get("data", [])
         return [str(m.get("id")) for m in data if isinstance(m, dict)]
@@ -307,17 +293,11 @@ class OpenAIBackend:
         return body
 
     async def _delay(self, attempt: int, response: httpx.Response | None) -> None:
-        delay = min(self.max_backoff_s, self.backoff_s * (2**attempt))
-        if response is not None:
-            retry_after = response.headers.get("retry-after")
-            if retry_after:
-                with contextlib.suppress(ValueError):
-                    delay = min(self.max_backoff_s, max(delay, float(retry_after)))
-        await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
+        await asyncio.sleep(backoff_delay(attempt, self.backoff_s, self.max_backoff_s, response))
 
     async def _raise_for(self, response: httpx.Response, model: str) -> None:
         await response.aread()
-        message = _error_message(response)
+        message = error_message(response)
         status = response.status_code
         if status == 404 and ("model" in message.lower() or "does not exist" in message.lower()):
             try:

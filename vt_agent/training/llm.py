@@ -12,8 +12,6 @@ timeouts, 408, 429 and 5xx are retried ``max_retries`` times with exponential ba
 
 from __future__ import annotations
 
-import contextlib
-import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from vt_agent._http import backoff_delay, error_message
 from vt_agent.errors import BackendError, BackendUnavailableError, ConfigError
 
 __all__ = ["ChatLLM", "LLMConfig", "LLMReply"]
@@ -91,19 +90,6 @@ class LLMReply:
     seconds: float
 
 
-def _error_message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:500] or response.reason_phrase
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict):
-            return str(err.get("message") or err.get("detail") or err)
-        return str(err)
-    return str(body)[:500]
-
-
 class ChatLLM:
     """Synchronous chat-completions client (thread-safe: one connection pool shared by threads).
 
@@ -147,7 +133,7 @@ class ChatLLM:
             )
         if response.status_code != 200:
             raise BackendError(
-                f"GET {self.base_url}/models answered {response.status_code}: {_error_message(response)}"
+                f"GET {self.base_url}/models answered {response.status_code}: {error_message(response)}"
             )
         try:
             data = response.json().get("data", [])
@@ -197,16 +183,10 @@ class ChatLLM:
             return self._model
 
     def _sleep(self, attempt: int, response: httpx.Response | None) -> None:
-        delay = min(self.config.max_backoff_s, self.config.backoff_s * (2**attempt))
-        if response is not None:
-            retry_after = response.headers.get("retry-after")
-            if retry_after:
-                with contextlib.suppress(ValueError):
-                    delay = min(self.config.max_backoff_s, max(delay, float(retry_after)))
-        time.sleep(delay * (0.8 + 0.4 * random.random()))
+        time.sleep(backoff_delay(attempt, self.config.backoff_s, self.config.max_backoff_s, response))
 
     def _raise_for(self, response: httpx.Response, model: str) -> None:
-        message = _error_message(response)
+        message = error_message(response)
         status = response.status_code
         low = message.lower()
         if status == 404 and ("model" in low or "does not exist" in low or "not found" in low):

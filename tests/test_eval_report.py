@@ -35,7 +35,9 @@ class _Checker(HTMLParser):
         self.stack.pop()
 
 
-def _results(tmp_path: Path, benchmark: str, qtypes: list[str]) -> Path:
+def _results(
+    tmp_path: Path, benchmark: str, qtypes: list[str], backend: str = "fake", model: str = "tiny"
+) -> Path:
     rows = []
     for i, qt in enumerate(qtypes):
         rows.append(
@@ -52,8 +54,8 @@ def _results(tmp_path: Path, benchmark: str, qtypes: list[str]) -> Path:
                 raw_output="",
                 protocol="video-thinker",
                 preset="video-thinker-16f",
-                backend="fake",
-                model="tiny",
+                backend=backend,
+                model=model,
                 gold_spans=[(0.0, 4.0)],
                 segments=[{"start_s": 0.0, "end_s": 2.0, "caption": "c"}],
             )
@@ -130,3 +132,25 @@ def test_report_command_writes_md_and_html(tmp_path: Path, capsys: pytest.Captur
     import json
 
     assert json.loads(capsys.readouterr().out)["accuracy"]["overall"]["total"] == 2
+
+
+def test_scripted_and_tiny_runs_are_flagged_first(tmp_path: Path) -> None:
+    from vt_agent.tiny import build_tiny_checkpoint
+
+    fake = score_results("video-holmes", _results(tmp_path, "video-holmes", ["SR", "TA"]))
+    assert len(fake.warnings) == 1 and "SCRIPTED" in fake.warnings[0]
+    md = render_markdown(fake)
+    assert md.index("Warning") < md.index("## Accuracy")
+    assert "SCRIPTED" in render_html(fake).split("<h2>")[0]
+    tiny_dir = str(build_tiny_checkpoint())
+    (tmp_path / "t").mkdir()
+    tiny = score_results(
+        "video-holmes", _results(tmp_path / "t", "video-holmes", ["SR"], "transformers", tiny_dir)
+    )
+    assert len(tiny.warnings) == 1 and "noise" in tiny.warnings[0]
+    (tmp_path / "r").mkdir()
+    real = score_results(
+        "video-holmes",
+        _results(tmp_path / "r", "video-holmes", ["SR"], "vllm", "ShijianW01/Video-Thinker-7B"),
+    )
+    assert real.warnings == [] and "Warning" not in render_markdown(real)

@@ -113,6 +113,7 @@ def register(subparsers: Any) -> None:
 
 def _text_lines(data: dict[str, Any]) -> list[str]:
     lines = [f"{data['benchmark']}: {data['source']}"]
+    lines += [f"  WARNING: {w}" for w in data.get("warnings", [])]
     acc = data.get("accuracy")
     if acc:
         width = max([len(n) for n in acc["per_type"]] + [len("Overall")])

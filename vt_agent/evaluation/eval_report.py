@@ -65,6 +65,7 @@ def _rows(score: BenchmarkScore) -> list[tuple[str, int, int, float]]:
 def render_markdown(score: BenchmarkScore, title: str | None = None) -> str:
     """The report as Markdown."""
     out = [f"# {title or f'{score.benchmark} evaluation'}", ""]
+    out += [f"> **Warning:** {w}\n" for w in score.warnings]
     out.append(f"Source: `{score.source}`")
     run = {k: v for k, v in score.run.items() if v}
     if run:
@@ -128,6 +129,7 @@ def render_markdown(score: BenchmarkScore, title: str | None = None) -> str:
 
 
 _CSS = """
+.warning { background:#fff4e6; border:1px solid #ffa94d; padding:8px 12px; border-radius:6px; margin:12px 0; }
 :root { --bg:#f6f7f9; --card:#fff; --ink:#1d2330; --muted:#5b6475; --accent:#d9480f; --line:#dde1e8; }
 * { box-sizing: border-box; }
 body { margin:0; background:var(--bg); color:var(--ink); font:15px/1.5 system-ui, -apple-system, "Segoe UI",
@@ -162,6 +164,7 @@ def render_html(score: BenchmarkScore, title: str | None = None) -> str:
         f"<h1>{_esc(head)}</h1>",
         f'<p class="sub">Source: <code>{_esc(score.source)}</code></p>',
     ]
+    parts += [f'<p class="warning"><b>Warning:</b> {_esc(w)}</p>' for w in score.warnings]
     run = {k: v for k, v in score.run.items() if v}
     if run:
         parts.append(

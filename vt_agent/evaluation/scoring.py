@@ -88,6 +88,8 @@ class BenchmarkScore:
     figures: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     run: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    """Shown first: figures that measure nothing (scripted traces, the tiny random model)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -100,11 +102,32 @@ class BenchmarkScore:
             "figures": dict(self.figures),
             "notes": list(self.notes),
             "run": dict(self.run),
+            "warnings": list(self.warnings),
         }
 
 
 # ---------------------------------------------------------------------------------------------
 # results.jsonl
+
+
+def _meaningless_runs(rows: list[Any]) -> list[str]:
+    """Warnings for rows whose answers come from no real model."""
+    from vt_agent.tiny import is_tiny_checkpoint
+
+    out = []
+    fake = sum(1 for r in rows if r.backend == "fake")
+    if fake:
+        out.append(
+            f"{fake} of {len(rows)} scored row(s) come from the fake backend: SCRIPTED, hand-written traces, "
+            "not a model's answers. These figures measure nothing about any model."
+        )
+    tiny = sum(1 for r in rows if r.backend != "fake" and r.model and is_tiny_checkpoint(r.model))
+    if tiny:
+        out.append(
+            f"{tiny} of {len(rows)} scored row(s) come from the tiny random-weight checkpoint: its output is "
+            "noise. These figures only show the pipeline working."
+        )
+    return out
 
 
 def _gold(answer: str, benchmark: str) -> str:
@@ -168,6 +191,7 @@ def score_results(
     score.run = {k: _majority(unique, k) for k in ("protocol", "preset", "backend", "model")}
     if protocol is not None:
         score.run["rescored_with"] = protocol
+    score.warnings = _meaningless_runs(scored)
     unanswered = 0
     if name != "youcook2":
         outcomes: list[tuple[str | None, bool]] = []

@@ -10,8 +10,10 @@ Two timelines exist:
   converting or keeping it; this is the truth (``frames_verified=True``);
 * the *packet* timeline: a demux-only pass (no decoding, ~100x cheaper) listing the non-empty
   packets with a timestamp. Sampling starts from it and checks every frame it decodes against it;
-  on any disagreement it falls back to the decoded timeline. On long videos, frames in stretches
-  skipped by seeking are counted from their packets.
+  on any disagreement it falls back to the decoded timeline. Frames in stretches it does not
+  decode (after the last sample of a keyframe segment, or skipped by seeking) are counted from
+  their packets. When packets come in presentation order, the pass can keep them
+  (:class:`KeptPackets`) so that sampling decodes from memory without reading the file again.
 
 Durations: ``duration_s = last pts - first pts + the last frame's interval`` (the previous
 frame's interval; a single frame lasts its packet duration, else 1/header fps, else 1/25 s);

@@ -80,13 +80,16 @@ def _weights(in_size: int, out_size: int) -> np.ndarray:
     scale = in_size / out_size
     widen = max(scale, 1.0)
     support = 2.0 * widen
+    centers = (np.arange(out_size) + 0.5) * scale
+    lo = np.maximum((centers - support + 0.5).astype(np.int64), 0)  # truncation, as C's (int)
+    hi = np.minimum((centers + support + 0.5).astype(np.int64), in_size)
+    taps = lo[:, None] + np.arange(int((hi - lo).max()))[None, :]
+    valid = taps < hi[:, None]
+    w = np.where(valid, _bicubic((taps - centers[:, None] + 0.5) / widen), 0.0)
+    w /= w.sum(axis=1, keepdims=True)
     out = np.zeros((out_size, in_size), dtype=np.float64)
-    for i in range(out_size):
-        center = (i + 0.5) * scale
-        lo = max(int(center - support + 0.5), 0)
-        hi = min(int(center + support + 0.5), in_size)
-        w = _bicubic((np.arange(lo, hi) - center + 0.5) / widen)
-        out[i, lo:hi] = w / w.sum()
+    rows = np.broadcast_to(np.arange(out_size)[:, None], taps.shape)
+    out[rows[valid], taps[valid]] = w[valid]
     return out
 
 

@@ -145,9 +145,9 @@ class _Segments:
     next keyframe; frames after it up to the next keyframe are not decoded at all (their
     timestamps come from the packets, as for stretches skipped by seeking). Contiguous segments
     merge into one run. With enough work and DECODE_WORKERS > 1, a second thread with its own
-    decoder takes segments too (longest first); each decoder then runs single-threaded, which
-    wastes nothing on a busy machine. A single run uses the codec's own threads and converts
-    frames in a pool of ``workers`` threads.
+    decoder takes segments too (longest first); both decoders then run single-threaded (no
+    frame-thread hand-offs competing for two cores) and convert their own frames. A single run
+    uses the codec's own threads and converts frames in a pool of ``workers`` threads.
     """
 
     def __init__(

@@ -98,12 +98,13 @@ def project_cold(path: Path) -> tuple[float, Any, Any]:
 
 
 def time_sample(path: Path, with_inputs: bool = False) -> float:
-    from vt_agent.video import sample, video_model_inputs
+    """``sample()`` (frame cache on), then the model inputs as the transformers backend makes them."""
+    from vt_agent.video import cached_model_inputs, sample
 
     t0 = time.perf_counter()
     prepared = sample(path, PRESET, cache=True)
     if with_inputs:
-        video_model_inputs(prepared.frames, prepared.record.second_per_grid_ts)
+        cached_model_inputs(prepared.frames, prepared.record.second_per_grid_ts)
     return time.perf_counter() - t0
 
 

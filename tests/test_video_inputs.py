@@ -137,3 +137,25 @@ def test_inputs_reject_bad_frames() -> None:
         video_model_inputs(np.zeros((56, 56, 3), np.uint8), 1.0)
     with pytest.raises(ConfigError, match="positive"):
         video_model_inputs(np.zeros((2, 56, 56, 3), np.uint8), 0.0)
+
+
+def test_model_inputs_of_cached_frames_are_remembered_while_the_frames_live() -> None:
+    import gc
+
+    from vt_agent.video import cached_model_inputs, clear_cache
+    from vt_agent.video.inputs import _memo
+
+    clear_cache()
+    frames = np.random.default_rng(1).integers(0, 256, (4, 56, 84, 3), dtype=np.uint8)
+    writable = cached_model_inputs(frames, 1.0)
+    assert cached_model_inputs(frames, 1.0) is not writable  # a writable array may change: never memoised
+    frames.flags.writeable = False
+    first = cached_model_inputs(frames, 1.0)
+    assert cached_model_inputs(frames, 1.0) is first
+    assert not first.pixel_values_videos.flags.writeable
+    np.testing.assert_array_equal(first.pixel_values_videos, video_model_inputs(frames, 1.0).pixel_values_videos)
+    assert cached_model_inputs(frames, 2.0) is not first  # other timing, other inputs
+    assert len(_memo) == 1
+    del frames
+    gc.collect()
+    assert len(_memo) == 0  # gone with its frames

@@ -376,7 +376,7 @@ class TransformersBackend:
 
     def _model_inputs(self, prompt: PromptTokens, request: GenerationRequest) -> dict[str, Any]:
         torch = require("torch", "hf", FEATURE)
-        from vt_agent.video import video_model_inputs
+        from vt_agent.video import cached_model_inputs
 
         device = self._device
         inputs: dict[str, Any] = {
@@ -389,7 +389,7 @@ class TransformersBackend:
         pixels, grids, seconds = [], [], []
         for index in prompt.video_order:
             prepared = request.videos[index]
-            mi = video_model_inputs(prepared.frames, prepared.record.second_per_grid_ts)
+            mi = cached_model_inputs(prepared.frames, prepared.record.second_per_grid_ts)
             grid = tuple(int(x) for x in np.asarray(mi.video_grid_thw).reshape(-1))
             if grid != tuple(prepared.record.grid_thw):
                 raise BackendError(

@@ -92,12 +92,12 @@ def encode_prompt(
     """Sample ``video`` with ``preset`` and tokenize the exact Video-Thinker prompt for ``question_text``."""
     from vt_agent.backends._tokens import build_prompt_tokens
     from vt_agent.prompts import build_messages
-    from vt_agent.video import sample, video_model_inputs
+    from vt_agent.video import cached_model_inputs, sample
 
     prepared = sample(video, preset)
     messages = build_messages(question_text)
     prompt = build_prompt_tokens(tokenizer, messages, [prepared])
-    inputs = video_model_inputs(prepared.frames, prepared.record.second_per_grid_ts)
+    inputs = cached_model_inputs(prepared.frames, prepared.record.second_per_grid_ts)
     grid = np.asarray(inputs.video_grid_thw, dtype=np.int64).reshape(3)
     if tuple(int(x) for x in grid) != tuple(prepared.record.grid_thw):
         raise TrainingError(

@@ -9,6 +9,8 @@ from vt_agent.video.inputs import (
     CLIP_MEAN,
     CLIP_STD,
     VideoModelInputs,
+    cached_model_inputs,
+    clear_model_inputs_memo,
     grid_thw,
     video_model_inputs,
     video_tokens,
@@ -29,8 +31,9 @@ from vt_agent.video.thumbs import contact_sheet, frame_at, jpeg_bytes, label_tim
 
 
 def clear_cache() -> None:
-    """Forget every cached frame set, probe result and file identity."""
+    """Forget every cached frame set, model input, probe result and file identity."""
     _FRAMES.clear()
+    clear_model_inputs_memo()
     clear_probe_cache()
 
 
@@ -54,6 +57,7 @@ __all__ = [
     "VideoInfo",
     "VideoModelInputs",
     "cache_info",
+    "cached_model_inputs",
     "check_path",
     "clear_cache",
     "clear_probe_cache",

@@ -7,6 +7,9 @@ frame count to a multiple of the temporal patch size by repeating the last frame
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,3 +81,45 @@ def video_model_inputs(frames: np.ndarray, second_per_grid_ts: float) -> VideoMo
         video_grid_thw=np.asarray([gt, gh, gw], dtype=np.int64),
         second_per_grid_ts=float(second_per_grid_ts),
     )
+
+
+# Model inputs of read-only frame arrays (the frame cache hands out the same array again), so a
+# repeated question on a cached video skips the patchify too. An entry lives while its frames do,
+# and the memo stays under _MEMO_LIMIT_BYTES of float32 pixels.
+_MEMO_LIMIT_BYTES = 256 * 1024 * 1024
+_memo: OrderedDict[int, tuple[weakref.ref[np.ndarray], VideoModelInputs]] = OrderedDict()
+_memo_lock = threading.RLock()  # a finalizer may run during a GC inside a locked section
+
+
+def _memo_bytes() -> int:
+    return sum(int(mi.pixel_values_videos.nbytes) for _, mi in _memo.values())
+
+
+def _forget(key: int) -> None:
+    with _memo_lock:
+        _memo.pop(key, None)
+
+
+def cached_model_inputs(frames: np.ndarray, second_per_grid_ts: float) -> VideoModelInputs:
+    """:func:`video_model_inputs`, remembered for read-only frame arrays while they are alive."""
+    key = id(frames)
+    with _memo_lock:
+        hit = _memo.get(key)
+        if hit is not None and hit[0]() is frames and hit[1].second_per_grid_ts == float(second_per_grid_ts):
+            _memo.move_to_end(key)
+            return hit[1]
+    inputs = video_model_inputs(frames, second_per_grid_ts)
+    read_only = isinstance(frames, np.ndarray) and not frames.flags.writeable
+    if read_only and int(inputs.pixel_values_videos.nbytes) <= _MEMO_LIMIT_BYTES:
+        inputs.pixel_values_videos.flags.writeable = False  # shared by every caller from now on
+        with _memo_lock:
+            _memo[key] = (weakref.ref(frames), inputs)
+            while _memo_bytes() > _MEMO_LIMIT_BYTES:
+                _memo.popitem(last=False)
+        weakref.finalize(frames, _forget, key)
+    return inputs
+
+
+def clear_model_inputs_memo() -> None:
+    with _memo_lock:
+        _memo.clear()

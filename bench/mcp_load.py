@@ -12,7 +12,7 @@ the three ways so they see the same machine load; medians and ratios against the
 Then ``--load`` concurrent calls (in-process, the server's limiter at ``--max-concurrency``):
 calls/s, p50/p95 latency and the error count (must be 0).
 
-    .venv/bin/python bench/mcp_latency.py [--rounds 20] [--load 32] [--max-concurrency 4]
+    .venv/bin/python bench/mcp_load.py [--rounds 20] [--load 32] [--max-concurrency 4]
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import asyncio
 import collections
 import concurrent.futures
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -85,6 +86,9 @@ class GraphContext:
     """Shortest window the verification samples; shorter spans are widened around their middle."""
     concurrency: int = 2
     """Most model calls a graph runs at once (multi-video fan-out, triage windows, verification)."""
+    token_interval_s: float = 0.02
+    """``token`` events are coalesced to at most one per interval (text joined, order kept; 0 = one
+    event per delta). At a fast engine's pace each custom event costs more than the delta it carries."""
     _built: ReasonerLike | None = field(default=None, init=False, repr=False)
     _slots: Slots | None = field(default=None, init=False, repr=False)
 
@@ -255,25 +259,42 @@ async def run_reasoner(
     tokens: bool = True,
     tag: dict[str, Any] | None = None,
     video: int | None = None,
+    token_interval_s: float = 0.0,
 ) -> tuple[Result, list[dict[str, Any]]]:
     """Stream one reasoner call, forwarding its events as custom stream events.
 
     Returns the Result and the segment steps in the order they were parsed. ``tag`` is merged
     into every event (e.g. ``{"attempt": 1}`` or ``{"window": 3}``); ``video`` re-stamps the
-    segments' video index (a per-video call in a multi-video graph).
+    segments' video index (a per-video call in a multi-video graph). ``token_interval_s``
+    coalesces token events (pending text is always sent before any other event).
     """
     from vt_agent.events import AnswerEvent, FinishedEvent, ProgressEvent, SegmentClosed, TokenEvent
 
     extra = tag or {}
     steps: list[dict[str, Any]] = []
     result: Result | None = None
+    pending: list[str] = []
+    last_sent = 0.0
+
+    def flush() -> None:
+        nonlocal last_sent
+        if pending:
+            emit(writer, {"type": "token", "text": "".join(pending), **extra})
+            pending.clear()
+        last_sent = time.monotonic()
+
     stream = reasoner.astream(list(videos), question, options, window=window, preset=preset)
     try:
         async for event in stream:
             if isinstance(event, TokenEvent):
-                if tokens:
-                    emit(writer, {"type": "token", "text": event.text, **extra})
-            elif isinstance(event, SegmentClosed):
+                if tokens and writer is not None:
+                    pending.append(event.text)
+                    if time.monotonic() - last_sent >= token_interval_s:
+                        flush()
+                continue
+            if isinstance(event, SegmentClosed | AnswerEvent | ProgressEvent):
+                flush()  # pending text goes out before the event it led to
+            if isinstance(event, SegmentClosed):
                 step = segment_record(event.segment, video=video, extra=extra)
                 steps.append(step)
                 emit(writer, {"type": "segment", **step})
@@ -292,6 +313,7 @@ async def run_reasoner(
                 )
             elif isinstance(event, FinishedEvent):
                 result = event.result
+        flush()
     finally:
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:

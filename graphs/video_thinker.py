@@ -172,6 +172,7 @@ async def reason(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]
         window=_window(state.get("window")),
         preset=state.get("preset") or ctx.preset,
         tag={"attempt": attempt},
+        token_interval_s=ctx.token_interval_s,
     )
     data = result_summary(result)
     data["question"] = state["question"]  # the caller's question, not the repair prompt

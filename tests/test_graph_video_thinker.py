@@ -110,6 +110,28 @@ def test_stream_events_in_order(bbb: Path) -> None:
     assert len(final["sampling"][0]["timestamps_s"]) == len(final["sampling"][0]["indices"]) > 0
 
 
+@pytest.mark.parametrize("interval", [0.0, 10.0])
+def test_token_events_coalesce_without_losing_order(bbb: Path, interval: float) -> None:
+    backend = FakeBackend(chunk_chars=4)
+    inputs = {"videos": [str(bbb)], "question": BBB_Q, "options": BBB_OPTIONS}
+    chunks, final = run(_collect(graph, inputs, ctx(backend, token_interval_s=interval)))
+    custom = [c for m, c in chunks if m == "custom"]
+    tokens = [c for c in custom if c["type"] == "token"]
+    trace = final["result"]["trace"]
+    assert "".join(t["text"] for t in tokens) == trace
+    if interval == 0.0:
+        assert len(tokens) == backend.chunks_sent  # one event per delta
+    else:  # the first delta at once, then text held until the next other event
+        assert len(tokens) < len(final["segments"]) + 4
+    # every segment event comes after the token text that closes it
+    seen = ""
+    for c in custom:
+        if c["type"] == "token":
+            seen += c["text"]
+        elif c["type"] == "segment":
+            assert seen.count("</think>") >= c["index"] + 1 or seen.count("</caption>") >= c["index"] + 1
+
+
 def test_output_is_narrow_and_json(bbb: Path) -> None:
     out = graph.invoke(
         {"videos": [str(bbb)], "question": BBB_Q, "options": BBB_OPTIONS}, context=ctx(FakeBackend())

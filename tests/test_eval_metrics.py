@@ -115,3 +115,74 @@ def test_meteor_and_ptb_tokenizer_offline() -> None:
     assert s.bleu_1 == pytest.approx(simple.bleu_1) and s.rouge_l == pytest.approx(simple.rouge_l)
     # METEOR 1.5 (-l en -norm), measured with the jar shipped in pycocoevalcap 1.2
     assert s.meteor == pytest.approx(0.32188, abs=1e-4)
+
+
+# two videos: "v1" holds items 1 and 2 (PRED/REFS above), "v2" one item
+VIDEO_PRED = {**PRED, "3": "stir – then serve"}
+VIDEO_REFS = {**REFS, "3": ["Stir, then serve."]}
+VIDEOS = {"1": "v1", "2": "v1", "3": "v2"}
+
+
+def test_video_average_is_the_mean_of_per_video_scores() -> None:
+    s = caption_scores(
+        VIDEO_PRED, VIDEO_REFS, meteor=False, tokenizer="simple", average="video", videos=VIDEOS
+    )
+    assert s.average == "video" and s.n == 3 and s.n_groups == 2
+    # v1 alone is the corpus case above: BLEU-1 7/12 * BP; v2: "stir then serve" (the dash is
+    # non-ASCII, removed) against "stir then serve": BLEU-1 1
+    v1_bleu = 7 / 12 * math.exp(1 - 14 / 12)
+    assert s.bleu_1 == pytest.approx((v1_bleu + 1.0) / 2, abs=1e-6)
+    # every metric equals the mean of the corpus scores of each video's own captions
+    per_video = [
+        caption_scores(
+            {i: VIDEO_PRED[i].replace("–", " ") for i in ids},
+            {i: VIDEO_REFS[i] for i in ids},
+            meteor=False,
+            tokenizer="simple",
+        )
+        for ids in (["1", "2"], ["3"])
+    ]
+    for name in ("bleu_1", "bleu_4", "rouge_l", "cider"):
+        assert getattr(s, name) == pytest.approx(sum(getattr(v, name) for v in per_video) / 2, abs=1e-9), name
+    assert s.rouge_l == pytest.approx((per_video[0].rouge_l + 1.0) / 2, abs=1e-6)
+
+
+def test_video_average_differs_from_corpus_and_keeps_lmms_eval_bleu() -> None:
+    corpus = caption_scores(VIDEO_PRED, VIDEO_REFS, meteor=False, tokenizer="simple")
+    video = caption_scores(
+        VIDEO_PRED, VIDEO_REFS, meteor=False, tokenizer="simple", average="video", videos=VIDEOS
+    )
+    assert corpus.average == "corpus" and corpus.n_groups == 1 and corpus.lmms_eval_bleu is None
+    # corpus BLEU-1 pools the counts: 7 + 3 matches of 12 + 4 words (the dash is a token here),
+    # reference length 14 + 3 = 17 > 16
+    assert corpus.bleu_1 == pytest.approx(10 / 16 * math.exp(1 - 17 / 16), abs=1e-6)
+    assert video.bleu_1 != pytest.approx(corpus.bleu_1)
+    # lmms-eval's Bleu_n columns all print the mean over videos of the mean of BLEU-1..4
+    from pycocoevalcap.bleu.bleu import Bleu
+
+    def mean4(ids: list[str]) -> float:
+        toks = {i: [simple_tokenize(VIDEO_PRED[i].replace("–", " "))] for i in ids}
+        refs = {i: [simple_tokenize(r) for r in VIDEO_REFS[i]] for i in ids}
+        bleu, _ = Bleu(4).compute_score(refs, toks, verbose=0)
+        return float(sum(bleu)) / 4
+
+    assert video.lmms_eval_bleu == pytest.approx((mean4(["1", "2"]) + mean4(["3"])) / 2, abs=1e-9)
+
+
+def test_video_average_needs_every_video() -> None:
+    with pytest.raises(ConfigError, match="needs the video"):
+        caption_scores(PRED, REFS, meteor=False, tokenizer="simple", average="video")
+    with pytest.raises(ConfigError, match="no video given"):
+        caption_scores(PRED, REFS, meteor=False, tokenizer="simple", average="video", videos={"1": "v"})
+    with pytest.raises(ConfigError, match="caption average"):
+        caption_scores(PRED, REFS, meteor=False, tokenizer="simple", average="micro")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("java") is None, reason="METEOR and the PTB tokenizer need java")
+def test_meteor_per_video_average_one_jvm() -> None:
+    s = caption_scores(VIDEO_PRED, VIDEO_REFS, meteor=True, tokenizer="ptb", average="video", videos=VIDEOS)
+    # v1 is the two-caption set above (METEOR 0.32188); v2 matches its reference exactly once the
+    # non-ASCII dash is removed and COCO's punctuation dropped (METEOR 1.0)
+    assert s.meteor == pytest.approx((0.32188 + 1.0) / 2, abs=1e-4)
+    assert s.n_groups == 2

@@ -154,3 +154,70 @@ def test_scripted_and_tiny_runs_are_flagged_first(tmp_path: Path) -> None:
         _results(tmp_path / "r", "video-holmes", ["SR"], "vllm", "ShijianW01/Video-Thinker-7B"),
     )
     assert real.warnings == [] and "Warning" not in render_markdown(real)
+
+
+def _youcook2_results(tmp_path: Path) -> Path:
+    captions = [  # (video, gold, prediction)
+        ("v1.mp4", "A man slices an onion on a board.", "a man cuts an onion"),
+        ("v1.mp4", "Pour the oil into the pan.", "the oil is poured in a pan"),
+        ("v2.mp4", "Stir, then serve.", "stir then serve"),
+    ]
+    rows = [
+        EvalResult(
+            key=f"k{i}",
+            benchmark="youcook2",
+            id=f"{video[:2]}/{i}",
+            video=video,
+            problem="Provide a one-sentence caption for the provided video.",
+            answer=gold,
+            prediction=pred,
+            raw_output=pred,
+            protocol="official",
+            preset="video-thinker-16f",
+            backend="fake",
+            model="m",
+        )
+        for i, (video, gold, pred) in enumerate(captions)
+    ]
+    path = tmp_path / "yc2.jsonl"
+    write_results(path, rows)
+    return path
+
+
+def test_youcook2_report_averages_over_videos_by_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _youcook2_results(tmp_path)
+    video = score_results("youcook2", path, meteor=False, caption_tokenizer="simple")
+    corpus = score_results(
+        "youcook2", path, meteor=False, caption_tokenizer="simple", caption_average="corpus"
+    )
+    assert video.captions is not None and corpus.captions is not None
+    assert video.captions.average == "video" and video.captions.n_groups == 2
+    assert corpus.captions.average == "corpus" and corpus.captions.n_groups == 1
+    # v2's caption is exact: the video mean is lifted by it, the pooled corpus figure less so
+    assert video.captions.bleu_1 > corpus.captions.bleu_1
+    assert any("per video" in n for n in video.notes)
+    md = render_markdown(video)
+    assert "per video, mean of 2" in md and "CIDEr" in md and "BLEU-4" in md
+    checker = _Checker()
+    checker.feed(render_html(video))
+    assert not checker.stack and checker.tables >= 1
+    args = [
+        "eval",
+        "report",
+        str(path),
+        "--benchmark",
+        "youcook2",
+        "--no-meteor",
+        "--caption-tokenizer",
+        "simple",
+    ]
+    assert main([*args, "--json"]) == 0
+    import json
+
+    data = json.loads(capsys.readouterr().out)["captions"]
+    assert data["average"] == "video" and data["n_videos"] == 2
+    assert data["bleu_1"] == pytest.approx(video.captions.bleu_1)
+    assert main([*args, "--caption-average", "corpus", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["captions"]["bleu_1"] == pytest.approx(corpus.captions.bleu_1)

@@ -24,7 +24,7 @@ SCORE_EPILOG = """examples:
 REPORT_EPILOG = """examples:
   vt-agent eval report holmes.jsonl --benchmark video-holmes --md holmes.md --html holmes.html
   vt-agent eval report anet.jsonl --benchmark activitynet-qa --json
-  vt-agent eval report yc2.jsonl --benchmark youcook2 --no-meteor   # BLEU-1/ROUGE-L without METEOR
+  vt-agent eval report yc2.jsonl --benchmark youcook2 --no-meteor   # BLEU/ROUGE-L/CIDEr without METEOR
 """
 
 
@@ -68,8 +68,9 @@ def register(subparsers: Any) -> None:
         help="score a results.jsonl of 'eval run' and write a Markdown/HTML report",
         description=(
             "Score the rows of RESULTS (written by 'vt-agent eval run') for --benchmark: accuracy k/N per "
-            "question type, grounding mIoU/R@0.3/R@0.5 where gold spans exist, METEOR/ROUGE-L/BLEU-1 for "
-            "captions, and the published Video-Thinker numbers side by side where they are comparable. "
+            "question type, grounding mIoU/R@0.3/R@0.5 where gold spans exist, METEOR/ROUGE-L/BLEU/CIDEr for "
+            "captions (per video, then averaged, as lmms-eval's youcook2_val), and the published Video-Thinker "
+            "numbers side by side where they are comparable. "
             "Prints the Markdown report on stdout unless --md/--html/--json say otherwise."
         ),
         epilog=REPORT_EPILOG,
@@ -101,6 +102,13 @@ def register(subparsers: Any) -> None:
         choices=("ptb", "simple"),
         default="ptb",
         help="captions: COCO's PTB tokenizer (Java, default) or a simple Python one",
+    )
+    report.add_argument(
+        "--caption-average",
+        choices=("video", "corpus"),
+        default="video",
+        help="captions: score each video's captions then average over videos (lmms-eval youcook2_val, "
+        "default), or score all captions at once",
     )
     report.set_defaults(func=report_command)
 
@@ -138,9 +146,11 @@ def _text_lines(data: dict[str, Any]) -> list[str]:
     c = data.get("captions")
     if c:
         meteor = "n/a" if c["meteor"] is None else f"{c['meteor']:.4f}"
+        pooled = f"mean over {c['n_videos']} videos" if c["average"] == "video" else "corpus"
         lines.append(
-            f"  captions ({c['n']}, {c['tokenizer']} tokens): METEOR {meteor}, ROUGE-L {c['rouge_l']:.4f}, "
-            f"BLEU-1 {c['bleu_1']:.4f}"
+            f"  captions ({c['n']}, {pooled}, {c['tokenizer']} tokens): METEOR {meteor}, "
+            f"ROUGE-L {c['rouge_l']:.4f}, BLEU-1 {c['bleu_1']:.4f}, BLEU-4 {c['bleu_4']:.4f}, "
+            f"CIDEr {c['cider']:.4f}"
         )
     counts = data.get("counts") or {}
     if counts:
@@ -173,6 +183,7 @@ def report_command(args: argparse.Namespace) -> int:
         protocol=args.rescore,
         meteor=not args.no_meteor,
         caption_tokenizer=args.caption_tokenizer,
+        caption_average=args.caption_average,
     )
     written = write_report(result, md=args.md, html_path=args.html, title=args.title)
     if args.json:

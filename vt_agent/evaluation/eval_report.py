@@ -12,6 +12,7 @@ import html
 from pathlib import Path
 
 from vt_agent.evaluation.extractors import canonical_benchmark
+from vt_agent.evaluation.metrics import CaptionScores
 from vt_agent.evaluation.published import COMPARABLE, IN_DOMAIN, IN_DOMAIN_NOTE, MODELS, PUBLISHED
 from vt_agent.evaluation.scoring import BenchmarkScore
 
@@ -20,6 +21,10 @@ __all__ = ["render_html", "render_markdown", "write_report"]
 
 def _pct(x: float) -> str:
     return f"{100.0 * x:.2f}"
+
+
+def _pooled(c: CaptionScores) -> str:
+    return f"per video, mean of {c.n_groups}" if c.average == "video" else "corpus"
 
 
 def _comparison(score: BenchmarkScore) -> tuple[str | None, str]:
@@ -106,9 +111,10 @@ def render_markdown(score: BenchmarkScore, title: str | None = None) -> str:
             "",
             "## Captions",
             "",
-            "| captions | METEOR | ROUGE-L | BLEU-1 | tokenizer |",
-            "|---:|---:|---:|---:|---|",
-            f"| {c.n} | {meteor} | {_pct(c.rouge_l)} | {_pct(c.bleu_1)} | {c.tokenizer} |",
+            "| captions | averaged | METEOR | ROUGE-L | BLEU-1 | BLEU-4 | CIDEr | tokenizer |",
+            "|---:|---|---:|---:|---:|---:|---:|---|",
+            f"| {c.n} | {_pooled(c)} | {meteor} | {_pct(c.rouge_l)} | {_pct(c.bleu_1)} | {_pct(c.bleu_4)} "
+            f"| {_pct(c.cider)} | {c.tokenizer} |",
         ]
     column, sentence = _comparison(score)
     out += ["", "## Published numbers", ""]
@@ -205,10 +211,13 @@ def render_html(score: BenchmarkScore, title: str | None = None) -> str:
         c = score.captions
         meteor = "n/a" if c.meteor is None else _pct(c.meteor)
         parts.append(
-            '<h2>Captions</h2><div class="card"><table><tr><th class="num">captions</th><th class="num">METEOR</th>'
-            '<th class="num">ROUGE-L</th><th class="num">BLEU-1</th><th>tokenizer</th></tr>'
-            f'<tr><td class="num">{c.n}</td><td class="num">{meteor}</td><td class="num">{_pct(c.rouge_l)}</td>'
-            f'<td class="num">{_pct(c.bleu_1)}</td><td>{_esc(c.tokenizer)}</td></tr></table></div>'
+            '<h2>Captions</h2><div class="card"><table><tr><th class="num">captions</th><th>averaged</th>'
+            '<th class="num">METEOR</th><th class="num">ROUGE-L</th><th class="num">BLEU-1</th>'
+            '<th class="num">BLEU-4</th><th class="num">CIDEr</th><th>tokenizer</th></tr>'
+            f'<tr><td class="num">{c.n}</td><td>{_esc(_pooled(c))}</td><td class="num">{meteor}</td>'
+            f'<td class="num">{_pct(c.rouge_l)}</td><td class="num">{_pct(c.bleu_1)}</td>'
+            f'<td class="num">{_pct(c.bleu_4)}</td><td class="num">{_pct(c.cider)}</td>'
+            f"<td>{_esc(c.tokenizer)}</td></tr></table></div>"
         )
     column, sentence = _comparison(score)
     parts.append("<h2>Published numbers</h2>")

@@ -8,8 +8,10 @@ ground-truth spans, R@0.3 / R@0.5 the share of ground-truth spans whose best IoU
 :func:`merged_intervals_iou` is CG-Bench's ``miou`` rule (both interval lists merged, then one
 IoU).
 
-Captions: METEOR, ROUGE-L and BLEU-1 from ``pycocoevalcap`` (the COCO caption scorers, the
-``eval`` extra), corpus level over all ids. Everything ships in the wheel (``meteor-1.5.jar``
+Captions: METEOR, ROUGE-L, BLEU-1/BLEU-4 and CIDEr from ``pycocoevalcap`` (the COCO caption
+scorers, the ``eval`` extra), either per video then averaged over videos (``average="video"``,
+the rule of lmms-eval's ``youcook2_val``, which published YouCook2 figures use) or once over all
+ids (``average="corpus"``). Everything ships in the wheel (``meteor-1.5.jar``
 with its ``paraphrase-en.gz``, the Stanford PTB tokenizer jar); nothing is downloaded at run
 time, but METEOR and the PTB tokenizer run ``java`` (Debian: ``apt-get install
 default-jre-headless``) and the tokenizer writes a temporary file beside its jar, so the
@@ -23,10 +25,12 @@ import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from vt_agent.errors import ConfigError, MissingExtraError
 
 __all__ = [
+    "CAPTION_AVERAGES",
     "Accuracy",
     "AccuracyTable",
     "CaptionScores",
@@ -35,6 +39,7 @@ __all__ = [
     "caption_scores",
     "grounding_scores",
     "merged_intervals_iou",
+    "remove_non_ascii",
     "simple_tokenize",
     "span_iou",
 ]
@@ -231,24 +236,51 @@ def simple_tokenize(text: str) -> str:
     return " ".join(t for t in _WORD.findall(text.lower()) if t not in _COCO_PUNCT)
 
 
+CAPTION_AVERAGES = ("video", "corpus")
+"""``video``: each metric over one video's captions, then the mean over videos (lmms-eval
+``youcook2_val``, the published protocol); ``corpus``: each metric once over all captions."""
+
+
 @dataclass(frozen=True)
 class CaptionScores:
-    """Corpus-level caption metrics (0..1) over ``n`` predictions; METEOR None when not computed."""
+    """Caption metrics (fractions 0..1) over ``n`` predictions.
+
+    ``average`` says how they were pooled (:data:`CAPTION_AVERAGES`); ``n_groups`` is the number
+    of videos averaged over (1 for ``corpus``). METEOR is None when not computed.
+    ``lmms_eval_bleu`` is the figure lmms-eval prints for *each* of its ``Bleu_1`` .. ``Bleu_4``
+    (video average only): its aggregation takes the mean of the list of four BLEU-n scores, so
+    all four columns show the mean of BLEU-1..4.
+    """
 
     n: int
     bleu_1: float
     rouge_l: float
     meteor: float | None
     tokenizer: str
+    bleu_4: float = 0.0
+    cider: float = 0.0
+    average: str = "corpus"
+    n_groups: int = 1
+    lmms_eval_bleu: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
             "n": self.n,
+            "average": self.average,
+            "n_videos": self.n_groups,
             "bleu_1": self.bleu_1,
+            "bleu_4": self.bleu_4,
             "rouge_l": self.rouge_l,
             "meteor": self.meteor,
+            "cider": self.cider,
+            "lmms_eval_bleu": self.lmms_eval_bleu,
             "tokenizer": self.tokenizer,
         }
+
+
+def remove_non_ascii(text: str) -> str:
+    """Every non-ASCII character replaced by a space (lmms-eval's YouCook2 pre-processing)."""
+    return "".join(ch if ord(ch) < 128 else " " for ch in text)
 
 
 def _need_java(feature: str) -> None:
@@ -260,18 +292,42 @@ def _need_java(feature: str) -> None:
         )
 
 
+def _groups(ids: Sequence[str], videos: Mapping[str, str] | None, average: str) -> list[list[str]]:
+    if average == "corpus":
+        return [list(ids)]
+    if videos is None:
+        raise ConfigError("average='video' needs the video of every caption id (videos={id: video})")
+    missing = [i for i in ids if i not in videos]
+    if missing:
+        raise ConfigError(f"average='video': no video given for caption id(s) {missing[:5]}")
+    by_video: dict[str, list[str]] = {}
+    for i in ids:
+        by_video.setdefault(str(videos[i]), []).append(i)
+    return list(by_video.values())
+
+
 def caption_scores(
     predictions: Mapping[str, str],
     references: Mapping[str, Sequence[str]],
     *,
     meteor: bool = True,
     tokenizer: str = "ptb",
+    average: str = "corpus",
+    videos: Mapping[str, str] | None = None,
 ) -> CaptionScores:
-    """BLEU-1, ROUGE-L and (optionally) METEOR of ``predictions`` against ``references``.
+    """BLEU-1/4, ROUGE-L, CIDEr and (optionally) METEOR of ``predictions`` against ``references``.
 
     Both map an id to text (one prediction, one or more references). Ids must match.
     ``tokenizer``: ``"ptb"`` (COCO's Stanford PTB tokenizer, Java) or ``"simple"``.
+
+    ``average="corpus"``: each COCO scorer once over all ids (BLEU and METEOR pool their counts,
+    ROUGE-L is the mean over ids, CIDEr's document frequencies come from all references).
+    ``average="video"`` (the lmms-eval ``youcook2_val`` rule): ``videos`` maps each id to its
+    video; non-ASCII characters become spaces, everything is tokenised once, then each scorer runs
+    on one video's captions at a time and the figure is the unweighted mean over videos.
     """
+    if average not in CAPTION_AVERAGES:
+        raise ConfigError(f"unknown caption average {average!r}; use one of: {', '.join(CAPTION_AVERAGES)}")
     if set(predictions) != set(references):
         only_p = sorted(set(predictions) - set(references))[:5]
         only_r = sorted(set(references) - set(predictions))[:5]
@@ -285,44 +341,76 @@ def caption_scores(
             raise ConfigError(f"references for {key!r} must be a non-empty list of strings")
     if tokenizer not in ("ptb", "simple"):
         raise ConfigError(f"unknown tokenizer {tokenizer!r}; use 'ptb' or 'simple'")
+    ids = sorted(predictions)
+    groups = _groups(ids, videos, average)
     try:
         from pycocoevalcap.bleu.bleu import Bleu
+        from pycocoevalcap.cider.cider import Cider
         from pycocoevalcap.rouge.rouge import Rouge
     except ImportError as exc:
-        raise MissingExtraError("pycocoevalcap", "eval", "caption metrics (METEOR, ROUGE-L, BLEU-1)") from exc
-    ids = sorted(predictions)
+        raise MissingExtraError(
+            "pycocoevalcap", "eval", "caption metrics (METEOR, ROUGE-L, BLEU, CIDEr)"
+        ) from exc
+    clean = remove_non_ascii if average == "video" else (lambda text: text)
     if tokenizer == "ptb":
         _need_java("the PTB tokenizer")
         from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
         ptb = PTBTokenizer()
-        gts = ptb.tokenize({i: [{"caption": r} for r in references[i]] for i in ids})
-        res = ptb.tokenize({i: [{"caption": predictions[i]}] for i in ids})
+        gts = ptb.tokenize({i: [{"caption": clean(r)} for r in references[i]] for i in ids})
+        res = ptb.tokenize({i: [{"caption": clean(predictions[i])}] for i in ids})
     else:
-        gts = {i: [simple_tokenize(r) for r in references[i]] for i in ids}
-        res = {i: [simple_tokenize(predictions[i])] for i in ids}
-    bleu, _ = Bleu(1).compute_score(gts, res, verbose=0)
-    # COCO's Rouge divides by the candidate length: an empty prediction scores 0 here instead
-    filled = [i for i in ids if res[i][0].strip()]
-    rouge = 0.0
-    if filled:
-        _, per_item = Rouge().compute_score({i: gts[i] for i in filled}, {i: res[i] for i in filled})
-        rouge = float(sum(per_item)) / len(ids)
-    meteor_score: float | None = None
+        gts = {i: [simple_tokenize(clean(r)) for r in references[i]] for i in ids}
+        res = {i: [simple_tokenize(clean(predictions[i]))] for i in ids}
+    meteor_scorer: Any = None
     if meteor:
         _need_java("METEOR")
         from pycocoevalcap.meteor.meteor import Meteor
 
-        scorer = Meteor()
-        try:
-            meteor_score, _ = scorer.compute_score(gts, res)
-        finally:
-            del scorer
-        meteor_score = float(meteor_score)
+        meteor_scorer = Meteor()  # one JVM for every group
+    bleu_1: list[float] = []
+    bleu_4: list[float] = []
+    bleu_mean: list[float] = []
+    rouge: list[float] = []
+    cider: list[float] = []
+    meteor_scores: list[float] = []
+    try:
+        for group in groups:
+            g_gts = {i: gts[i] for i in group}
+            g_res = {i: res[i] for i in group}
+            bleu, _ = Bleu(4).compute_score(g_gts, g_res, verbose=0)
+            bleu_1.append(float(bleu[0]))
+            bleu_4.append(float(bleu[3]))
+            bleu_mean.append(float(sum(bleu)) / len(bleu))
+            # COCO's Rouge divides by the candidate length: an empty prediction scores 0 here instead
+            filled = [i for i in group if g_res[i][0].strip()]
+            total = 0.0
+            if filled:
+                _, per_item = Rouge().compute_score(
+                    {i: g_gts[i] for i in filled}, {i: g_res[i] for i in filled}
+                )
+                total = float(sum(per_item))
+            rouge.append(total / len(group))
+            cider_score, _ = Cider().compute_score(g_gts, g_res)
+            cider.append(float(cider_score))
+            if meteor_scorer is not None:
+                m, _ = meteor_scorer.compute_score(g_gts, g_res)
+                meteor_scores.append(float(m))
+    finally:
+        del meteor_scorer
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values)
+
     return CaptionScores(
         n=len(ids),
-        bleu_1=float(bleu[0]),
-        rouge_l=float(rouge),
-        meteor=meteor_score,
+        bleu_1=mean(bleu_1),
+        rouge_l=mean(rouge),
+        meteor=mean(meteor_scores) if meteor else None,
         tokenizer=tokenizer,
+        bleu_4=mean(bleu_4),
+        cider=mean(cider),
+        average=average,
+        n_groups=len(groups),
+        lmms_eval_bleu=mean(bleu_mean) if average == "video" else None,
     )

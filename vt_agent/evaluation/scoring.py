@@ -153,12 +153,15 @@ def score_results(
     protocol: str | None = None,
     meteor: bool = True,
     caption_tokenizer: str = "ptb",
+    caption_average: str = "video",
 ) -> BenchmarkScore:
     """Score the rows of ``results_path`` whose ``benchmark`` is ``benchmark``.
 
     ``protocol`` None scores the stored ``prediction``; ``"official"`` or ``"video-thinker"``
     extracts the answer again from ``raw_output`` with that protocol's rule first (to rescore a
-    run under the other extractor). ``meteor``/``caption_tokenizer`` apply to caption sets.
+    run under the other extractor). ``meteor``/``caption_tokenizer``/``caption_average`` apply to
+    caption sets (YouCook2): ``caption_average="video"`` (default) scores each video's captions and
+    averages over videos, as lmms-eval's ``youcook2_val`` does; ``"corpus"`` pools all captions.
     """
     from vt_agent.evaluation.records import read_results
 
@@ -210,8 +213,23 @@ def score_results(
     else:
         preds = {r.key: (prediction(r) or "") for r in scored}
         refs = {r.key: [r.answer] for r in scored}
+        videos = {r.key: r.video or r.id.split("/")[0] for r in scored}
         if preds:
-            score.captions = caption_scores(preds, refs, meteor=meteor, tokenizer=caption_tokenizer)
+            score.captions = caption_scores(
+                preds,
+                refs,
+                meteor=meteor,
+                tokenizer=caption_tokenizer,
+                average=caption_average,
+                videos=videos,
+            )
+            if caption_average == "video":
+                score.notes.append(
+                    f"Caption metrics are computed per video ({score.captions.n_groups} videos) and averaged, "
+                    "non-ASCII characters removed, as lmms-eval's youcook2_val does; lmms-eval prints them x100. "
+                    "Its Bleu_1..Bleu_4 columns all show the mean of BLEU-1..4 (lmms_eval_bleu here). "
+                    "--caption-average corpus pools all captions instead."
+                )
         unanswered = sum(1 for v in preds.values() if not v.strip())
     spans = [
         (

@@ -134,3 +134,26 @@ def test_benchmark_names() -> None:
     assert X.canonical_benchmark("CG-Bench-Reasoning") == "cg-bench"
     with pytest.raises(ConfigError, match="unknown benchmark"):
         X.canonical_benchmark("mmlu")
+
+
+def test_open_questions_of_own_jsonl() -> None:
+    from vt_agent.evaluation.extractors import answer_matches, normalize_open_answer, open_answer
+
+    open_item = {"id": "q", "options": []}
+    mcq_item = {"id": "q", "options": ["x", "y"]}
+    out = "<think>It hops.</think><answer> The  Rabbit. </answer>"
+    assert X.extract_answer("jsonl", out, open_item) == "The  Rabbit."
+    assert X.extract_answer("jsonl", "<answer>B</answer>", mcq_item) == "B"
+    assert open_answer("  ") is None and open_answer("just text") == "just text"
+    assert normalize_open_answer("The  Rabbit.") == "rabbit"
+    assert normalize_open_answer("«Un» café, s'il-vous-plaît!") == "un café s il vous plaît"
+    assert answer_matches("jsonl", "The Rabbit.", "rabbit")
+    assert answer_matches("vt-agent", "a red car", "Red car!")
+    assert not answer_matches("jsonl", "rabbits", "rabbit")
+    assert not answer_matches("jsonl", "the", "a")  # both normalise to "": never a match
+    assert not answer_matches("jsonl", None, "rabbit")
+    # multiple choice and ActivityNet-QA keep the exact match
+    assert not answer_matches("jsonl", "b", "B", options=["x", "y"])
+    assert not answer_matches("activitynet-qa", "Yes", "yes")
+    with pytest.raises(ConfigError, match="open-ended"):
+        X.extract_answer("jsonl", out, open_item, protocol="video-thinker")

@@ -305,3 +305,25 @@ def test_tiny_checkpoint_end_to_end(videos_dir: Path, tmp_path_factory: pytest.T
     rows = read_results(out)
     assert len(rows) == 2 and all(r.backend == "transformers" and r.error is None for r in rows)
     assert all(r.raw_output and r.timings["generated_chars"] == len(r.raw_output) for r in rows)
+
+
+def test_official_open_questions_in_own_jsonl_are_scored(videos_dir: Path, tmp_path: Path) -> None:
+    """An open JSONL question is read as text and matched after normalisation, not by the letter ladder."""
+    from vt_agent.evaluation.scoring import score_results
+
+    mixed = load_benchmark("jsonl", EVAL / "clips_open.jsonl", videos_dir)
+    # open-1 ("rabbit") gets the first output, bbb-sky (options, gold C) the second
+    backend = FakeBackend(["<think>A grey animal.</think><answer>The Rabbit.</answer>", "<answer>C</answer>"])
+    out = tmp_path / "r.jsonl"
+    summary = run_benchmark(mixed, _reasoner(backend), out, protocol="official")
+    rows = {r.id: r for r in read_results(out)}
+    assert rows["open-1"].prediction == "The Rabbit." and rows["open-1"].format_ok
+    assert rows["bbb-sky"].prediction == "C"
+    assert summary.correct == 2 and summary.answered == 2
+    s = score_results("jsonl", out)
+    assert s.accuracy is not None and (s.accuracy.overall.correct, s.accuracy.overall.total) == (2, 2)
+    # rescoring with the official rule reads the same; the paper's ladder refuses the open question
+    again = score_results("jsonl", out, protocol="official")
+    assert again.accuracy is not None and again.accuracy.overall.correct == 2
+    with pytest.raises(ConfigError, match="open-ended"):
+        score_results("jsonl", out, protocol="video-thinker")

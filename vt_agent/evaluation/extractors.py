@@ -35,6 +35,12 @@ benchmarks' own scripts (parity is tested against the official code, see ``tests
     Captions: the whole output, stripped.
 ``video-thinker``, ``star``, ``vt-agent``
     The paper's ladder (PROTOCOL.md §5, :func:`vt_agent.trace.answer_letter`).
+``vt-agent`` open questions (a JSONL record without ``options``)
+    :func:`open_answer`: the last ``<answer>`` content, else the whole output, stripped; scored
+    by :func:`answer_matches` with :func:`normalize_open_answer` on both sides (lower case,
+    punctuation and the articles a/an/the removed, whitespace collapsed: the SQuAD
+    normalisation), so "The rabbit." matches "rabbit". ActivityNet-QA keeps its official exact
+    match.
 
 With ``protocol="video-thinker"`` every multiple-choice benchmark uses the paper's ladder;
 open-ended sets (ActivityNet-QA, YouCook2) are refused under that protocol.
@@ -44,7 +50,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 
 from vt_agent.errors import ConfigError
 
@@ -53,12 +60,15 @@ __all__ = [
     "OPEN_ENDED",
     "PROTOCOLS",
     "activitynet_qa_answer",
+    "answer_matches",
     "canonical_benchmark",
     "cg_bench_answer",
     "cg_bench_json_result",
     "extract_answer",
     "item_field",
     "lvbench_letter",
+    "normalize_open_answer",
+    "open_answer",
     "paper_letter",
     "video_holmes_letter",
     "video_r1_answer",
@@ -353,6 +363,55 @@ def _caption(raw_output: str | None) -> str | None:
     return (found[-1] if found else raw_output).strip()
 
 
+_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+
+
+def normalize_open_answer(text: str) -> str:
+    """SQuAD-style normalisation of a short answer: case-folded, Unicode punctuation removed, the
+    articles a/an/the removed, whitespace collapsed (``"The  Rabbit."`` -> ``"rabbit"``)."""
+    folded = text.casefold()
+    no_punct = "".join(" " if unicodedata.category(ch).startswith("P") else ch for ch in folded)
+    return " ".join(_ARTICLES.sub(" ", no_punct).split())
+
+
+def open_answer(raw_output: str | None) -> str | None:
+    """An open question's answer: last ``<answer>`` content, else the whole output, stripped;
+    None when that is empty."""
+    if raw_output is None:
+        return None
+    found = _ANSWER_ANYCASE.findall(raw_output)
+    text = (found[-1] if found else raw_output).strip()
+    return text or None
+
+
+def _has_options(item: object | None) -> bool:
+    options = item_field(item, "options")
+    return bool(options)
+
+
+def answer_matches(
+    benchmark: str, prediction: str | None, gold: str, *, options: Sequence[str] | None = None
+) -> bool:
+    """Whether ``prediction`` scores as ``gold`` under ``benchmark``'s rule.
+
+    vt-agent's own open questions (no ``options``) compare :func:`normalize_open_answer` of both
+    sides (an empty gold never matches); everything else is the official exact match of the
+    stripped texts (letters for multiple choice, ActivityNet-QA's and Video-R1's exact strings).
+    """
+    if prediction is None:
+        return False
+    if canonical_benchmark(benchmark) == "vt-agent" and not options:
+        want = normalize_open_answer(gold)
+        return bool(want) and normalize_open_answer(prediction) == want
+    return prediction.strip() == gold.strip()
+
+
+def _vt_agent(raw_output: str | None, item: object | None) -> str | None:
+    if item is not None and not _has_options(item):
+        return open_answer(raw_output)
+    return paper_letter(raw_output)
+
+
 def _cg_bench(raw_output: str | None, item: object | None) -> str | None:
     key = item_field(item, "right_answer")
     if key is None:
@@ -371,7 +430,7 @@ _OFFICIAL: dict[str, Callable[[str | None, object | None], str | None]] = {
     "video-r1": lambda raw, item: video_r1_answer(raw),
     "youcook2": lambda raw, item: _caption(raw),
     "star": lambda raw, item: paper_letter(raw),
-    "vt-agent": lambda raw, item: paper_letter(raw),
+    "vt-agent": _vt_agent,
     "video-thinker": lambda raw, item: paper_letter(raw),
 }
 
@@ -381,10 +440,12 @@ def extract_answer(
 ) -> str | None:
     """The answer in ``raw_output`` by ``benchmark``'s official rule (see the module docs).
 
-    ``item`` is the benchmark record (a mapping or an object with attributes); only CG-Bench
-    uses it (its ``right_answer``/``answer`` letter, for the official lenient fallback).
-    ``protocol="video-thinker"`` applies the paper's ladder to any multiple-choice benchmark and
-    refuses open-ended ones. Returns None when nothing can be extracted (scored wrong).
+    ``item`` is the benchmark record (a mapping or an object with attributes); CG-Bench uses its
+    ``right_answer``/``answer`` letter (the official lenient fallback), vt-agent's JSONL its
+    ``options`` (none: an open question, read with :func:`open_answer`).
+    ``protocol="video-thinker"`` applies the paper's ladder to any multiple-choice question and
+    refuses open-ended benchmarks and open questions. Returns None when nothing can be extracted
+    (scored wrong).
     """
     name = canonical_benchmark(benchmark)
     if protocol not in PROTOCOLS:
@@ -394,6 +455,11 @@ def extract_answer(
             raise ConfigError(
                 f"{name} is open-ended: the video-thinker protocol's answer ladder reads an option "
                 "letter, so it cannot score free-form answers; use --protocol official"
+            )
+        if item is not None and name in ("vt-agent", "video-r1") and not _has_options(item):
+            raise ConfigError(
+                f"{name} question {item_field(item, 'id')!r} is open-ended (no options): the video-thinker "
+                "protocol's answer ladder reads an option letter; use --protocol official (rescore official)"
             )
         return paper_letter(raw_output)
     return _OFFICIAL[name](raw_output, item)

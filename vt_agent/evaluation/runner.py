@@ -48,6 +48,7 @@ from vt_agent.errors import (
     VideoError,
     VideoNotFoundError,
 )
+from vt_agent.evaluation.extractors import answer_matches
 from vt_agent.evaluation.loaders import LoadedBenchmark
 from vt_agent.evaluation.records import (
     LETTERS,
@@ -499,7 +500,9 @@ async def arun_benchmark(
                 else:
                     summary.answered += 1
                     summary.correct += int(
-                        result.prediction is not None and result.prediction == result.answer
+                        answer_matches(
+                            result.benchmark, result.prediction, result.answer, options=result.options
+                        )
                     )
                 acc = f"{summary.correct}/{summary.answered} exact" if summary.answered else ""
                 bar.update(acc)

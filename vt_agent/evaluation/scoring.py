@@ -40,6 +40,7 @@ from typing import Any
 
 from vt_agent.errors import ConfigError
 from vt_agent.evaluation.extractors import (
+    answer_matches,
     canonical_benchmark,
     extract_answer,
     video_holmes_letter,
@@ -202,7 +203,9 @@ def score_results(
             p = prediction(r)
             if p is None:
                 unanswered += 1
-            outcomes.append((r.question_type, p is not None and p.strip() == _gold(r.answer, name)))
+            outcomes.append(
+                (r.question_type, answer_matches(name, p, _gold(r.answer, name), options=r.options))
+            )
         score.accuracy = accuracy_table(outcomes, _TYPE_ORDER.get(name))
         if name == "activitynet-qa":
             free = [

@@ -208,7 +208,7 @@ def test_lvbench_answers_json(tmp_path: Path) -> None:
 
 
 def test_unsupported_and_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["eval", "score", "star", "--predictions", "x", "--answers", "y"]) == 2
+    assert main(["eval", "score", "youcook2", "--predictions", "x", "--answers", "y"]) == 2
     assert "no official prediction-file format" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
     bad.write_text("{not json\n")
@@ -268,3 +268,15 @@ def test_score_results_counts_every_row(tmp_path: Path) -> None:
     r = score_results("video-holmes", path, protocol="official")
     assert r.accuracy is not None and r.accuracy.overall.correct == 2
     assert r.run["rescored_with"] == "official"
+
+
+@pytest.mark.parametrize(
+    ("benchmark", "why"),
+    [("cg-bench", "cg_annotations"), ("cg-bench-reasoning", "cg_annotations"), ("star", "STAR publishes no")],
+)
+def test_no_official_prediction_format_points_to_report(
+    benchmark: str, why: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["eval", "score", benchmark, "--predictions", "x", "--answers", "y"]) == 2
+    err = capsys.readouterr().err
+    assert why in err and f"vt-agent eval report RESULTS.jsonl --benchmark {benchmark}" in err

@@ -491,6 +491,16 @@ def _score_activitynet_qa(predictions: Path, answers: Path) -> BenchmarkScore:
     return score
 
 
+_NO_PREDICTION_FORMAT = {
+    "cg-bench": (
+        "CG-Bench publishes no prediction-file format or aggregate scorer: its run/run_api.py scores each "
+        "answer as it goes (post_process: 1/0) and stores it inside that question's annotation file "
+        "(cg_annotations/{qid}.json, under results['<mode>_<model>_...'])."
+    ),
+    "star": "STAR publishes no prediction-file format or offline scorer for its answer key (FORMATS.md).",
+}
+"""Benchmarks whose official code defines no prediction file to score (``eval score`` refuses them)."""
+
 _PREDICTION_SCORERS = {
     "activitynet-qa": _score_activitynet_qa,
     "video-holmes": _score_video_holmes,
@@ -505,9 +515,16 @@ def score_predictions(
     """Score a prediction file in ``benchmark``'s official format (see the module docs)."""
     name = canonical_benchmark(benchmark)
     scorer = _PREDICTION_SCORERS.get(name)
+    if name in _NO_PREDICTION_FORMAT:
+        raise ConfigError(
+            f"{benchmark}: {_NO_PREDICTION_FORMAT[name]} 'eval score' therefore has nothing official to read. "
+            f"Run the benchmark with 'vt-agent eval run {benchmark} ... --out RESULTS.jsonl' and score it with "
+            f"'vt-agent eval report RESULTS.jsonl --benchmark {benchmark}' (rows made elsewhere can be written in "
+            "the results format, docs/evaluation.md 'Results file')."
+        )
     if scorer is None:
         raise ConfigError(
             f"no official prediction-file format for {benchmark!r}; 'eval score' reads "
-            f"{', '.join(_PREDICTION_SCORERS)}. Score a vt-agent run with 'vt-agent eval report RESULTS.jsonl'."
+            f"{', '.join(_PREDICTION_SCORERS)}. Score a vt-agent run with 'vt-agent eval report RESULTS.jsonl --benchmark {benchmark}'."
         )
     return scorer(Path(predictions_path), Path(answers_path))

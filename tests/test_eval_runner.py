@@ -327,3 +327,21 @@ def test_official_open_questions_in_own_jsonl_are_scored(videos_dir: Path, tmp_p
     assert again.accuracy is not None and again.accuracy.overall.correct == 2
     with pytest.raises(ConfigError, match="open-ended"):
         score_results("jsonl", out, protocol="video-thinker")
+
+
+def test_untyped_questions_get_their_own_row(tmp_path: Path) -> None:
+    from vt_agent.evaluation.scoring import NO_TYPE, score_results
+
+    base = {"benchmark": "jsonl", "video": "v.mp4", "problem": "?", "protocol": "official", "preset": "p"}
+    rows = [
+        EvalResult(
+            key="a", id="a", options=["x", "y"], answer="A", prediction="A", question_type="scene", **base
+        ),
+        EvalResult(key="b", id="b", answer="rabbit", prediction="Rabbit", **base),
+    ]
+    out = tmp_path / "r.jsonl"
+    write_results(out, rows)
+    s = score_results("jsonl", out)
+    assert s.accuracy is not None
+    per = {k: (v.correct, v.total) for k, v in s.accuracy.per_type.items()}
+    assert per == {"scene": (1, 1), NO_TYPE: (1, 1)} and s.accuracy.overall.total == 2

@@ -280,3 +280,25 @@ def test_no_official_prediction_format_points_to_report(
     assert main(["eval", "score", benchmark, "--predictions", "x", "--answers", "y"]) == 2
     err = capsys.readouterr().err
     assert why in err and f"vt-agent eval report RESULTS.jsonl --benchmark {benchmark}" in err
+
+
+def test_video_holmes_results_rows_never_read_the_gold_answer(tmp_path: Path) -> None:
+    """A vt-agent results file given to 'eval score': its 'answer' is the gold letter, not a prediction."""
+    rows = [
+        _row(key="k1", id="1", prediction="A", raw_output="<answer>A</answer>"),
+        _row(key="k2", id="2", skipped=True, error="video not found"),  # prediction None, answer "A"
+    ]
+    preds = tmp_path / "results.jsonl"
+    write_results(preds, rows)
+    gold = tmp_path / "gold.json"
+    gold.write_text(
+        json.dumps(
+            [
+                {"Question ID": qid, "Question Type": "SR", "Answer": "A", "Question": "?", "Options": {}}
+                for qid in (1, 2)
+            ]
+        )
+    )
+    s = score_predictions("video-holmes", preds, gold)
+    assert s.accuracy is not None and (s.accuracy.overall.correct, s.accuracy.overall.total) == (1, 2)
+    assert s.counts["no_prediction_counted_wrong"] == 1

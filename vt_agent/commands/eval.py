@@ -124,7 +124,7 @@ def _text_lines(data: dict[str, Any]) -> list[str]:
     lines += [f"  WARNING: {w}" for w in data.get("warnings", [])]
     acc = data.get("accuracy")
     if acc:
-        width = max([len(n) for n in acc["per_type"]] + [len("Overall")])
+        width = max([len(n) for n in acc["per_type"]] + [len("question type")])
         lines.append(f"  {'question type':<{width}}  {'correct/N':>13}  {'accuracy':>8}  {'%':>6}")
         for name, a in acc["per_type"].items():
             k_n = f"{a['correct']}/{a['total']}"

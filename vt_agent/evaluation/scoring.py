@@ -73,6 +73,8 @@ VRBENCH_TYPES = (
     "Event Prediction",
     "Event Summarization",
 )
+NO_TYPE = "(no type)"
+"""The per-type row of questions without a type, in a set where other questions have one."""
 _TYPE_ORDER: dict[str, tuple[str, ...]] = {"video-holmes": HOLMES_TYPES}
 
 
@@ -199,12 +201,17 @@ def score_results(
     unanswered = 0
     if name != "youcook2":
         outcomes: list[tuple[str | None, bool]] = []
+        # when only some rows are typed, the others get a row of their own so the table sums to N
+        untyped = NO_TYPE if any(r.question_type for r in scored) else None
         for r in scored:
             p = prediction(r)
             if p is None:
                 unanswered += 1
             outcomes.append(
-                (r.question_type, answer_matches(name, p, _gold(r.answer, name), options=r.options))
+                (
+                    r.question_type or untyped,
+                    answer_matches(name, p, _gold(r.answer, name), options=r.options),
+                )
             )
         score.accuracy = accuracy_table(outcomes, _TYPE_ORDER.get(name))
         if name == "activitynet-qa":
@@ -325,7 +332,11 @@ def _holmes_predictions(data: Any, path: Path) -> dict[str, str | None]:
         qid = _first(rec, "Question ID", "question_id", "id")
         if qid is None:
             raise ConfigError(f"{path}: record {i} has no 'Question ID' / 'question_id'")
-        letter = _first(rec, "Predicr Answer", "Predict Answer", "prediction", "answer")
+        if "prediction" in rec or "raw_output" in rec:
+            # a vt-agent results row: its "answer" is the gold letter, never a prediction
+            letter = _first(rec, "Predicr Answer", "Predict Answer", "prediction")
+        else:
+            letter = _first(rec, "Predicr Answer", "Predict Answer", "prediction", "answer")
         if letter is None:
             raw = _first(rec, "response", "raw_output", "output")
             letter = video_holmes_letter(str(raw)) if raw is not None else None

@@ -147,9 +147,10 @@ def test_unknown_codec(tmp_path: Path) -> None:
         (2.0, 2.0, "not after its start"),
         (3.0, 1.0, "not after its start"),
         (float("nan"), 1.0, "finite"),
+        (90.0, None, "not before the end of the clip"),  # open end: the start is what is wrong
     ],
 )
-def test_window_outside(bbb: Path, start: float, end: float, words: str) -> None:
+def test_window_outside(bbb: Path, start: float, end: float | None, words: str) -> None:
     with pytest.raises(WindowError) as exc:
         video.sample(bbb, start_s=start, end_s=end)
     _check(exc, bbb.resolve(), words)

@@ -64,6 +64,11 @@ def _window_positions(
     end = duration if end_s is None else float(end_s)
     if not (math.isfinite(start) and math.isfinite(end)):
         raise WindowError(path, f"window [{start_s}, {end_s}] is not a pair of finite numbers of seconds")
+    if end_s is None and start >= duration:
+        raise WindowError(
+            path,
+            f"window start {start:g} s is not before the end of the clip ({duration:.3f} s); pick an earlier start",
+        )
     if end <= start:
         raise WindowError(path, f"window end {end:g} s is not after its start {start:g} s")
     if start >= duration or end <= 0:

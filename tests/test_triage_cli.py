@@ -74,3 +74,18 @@ def test_bad_arguments(vtest: Path, tmp_path: Path) -> None:
     assert proc.returncode == 2 and "missing.avi" in proc.stderr
     proc = cli(str(vtest), "--query", "x", "--backend", "fake", "--concurrency", "0")
     assert proc.returncode == 2 and "concurrency" in proc.stderr
+
+
+def test_bad_html_path_and_preset_fail_before_any_window(
+    vtest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vt_agent.cli import main
+
+    base = [str(vtest), "--query", "x", "--backend", "fake", "--no-progress"]
+    assert main(["triage", *base, "--html", str(tmp_path / "absent" / "r.html")]) == 2
+    assert "--html: folder" in capsys.readouterr().err
+    assert main(["triage", *base, "--html", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    assert main(["triage", *base, "--preset", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown preset 'nope'" in err and "window 1 failed" not in err

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vt_agent.commands._backend_args import add_backend_arguments, backend_from_args
+from vt_agent.commands._paths import check_output_file
 from vt_agent.errors import ConfigError
 from vt_agent.result import mmss
 
@@ -120,6 +121,12 @@ def run(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         raise ConfigError(f"--concurrency must be >= 1, got {args.concurrency}")
     require("langgraph", "graphs", "vt-agent triage")
+    if args.html is not None:
+        check_output_file(args.html, "--html")
+    if args.preset is not None:
+        from vt_agent.video import get_preset
+
+        get_preset(args.preset)  # an unknown preset fails here, not once per window
     if not args.no_progress:
         require("tqdm", "cli", "The triage progress bar (or pass --no-progress)")
     video = str(check_path(args.video))

@@ -89,7 +89,7 @@ def test_tiny_notice_is_loud_and_says_how_to_get_real_answers() -> None:
 @pytest.mark.parametrize(
     "values",
     [
-        {"model": "/m/vt7b"},
+        {"model": "someone/Video-Thinker-7B"},
         {"backend": "transformers"},
         {"backend": "transformers", "device": "cpu"},
     ],
@@ -101,6 +101,13 @@ def test_7b_on_cpu_is_refused_unless_forced(values: dict[str, Any]) -> None:
     forced = resolve_backend(BackendConfig(**values, force_cpu_7b=True), **probes(False, False))
     assert forced.name == "transformers" and forced.options["force_cpu"] is True
     assert "CPU" in forced.notices[0]
+
+
+def test_missing_local_model_folder_is_named_not_refused_as_7b(tmp_path: Path) -> None:
+    missing = str(tmp_path / "no-such-checkpoint")
+    with pytest.raises(ConfigError, match="no such folder") as info:
+        resolve_backend(BackendConfig(model=missing), **probes(False, False))
+    assert missing in str(info.value) and "16 GB" not in str(info.value)
 
 
 def test_gpu_probe_is_lazy() -> None:

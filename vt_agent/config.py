@@ -283,6 +283,11 @@ def resolve_backend(
         return ResolvedBackend("vllm", opts, notices, reason)
     # transformers
     if not gpu() and not is_tiny(model):
+        if model.startswith(("/", "./", "../", "~")) and not Path(model).expanduser().exists():
+            raise ConfigError(
+                f"model {model}: no such folder; give the folder of a downloaded checkpoint "
+                f"or a Hugging Face model id such as {DEFAULT_MODEL}"
+            )
         if not config.force_cpu_7b:
             raise ConfigError(
                 f"refusing to run {model} on the CPU: Video-Thinker-7B needs about 16 GB of memory in bfloat16 "

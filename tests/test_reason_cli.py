@@ -115,6 +115,19 @@ def test_window_and_extra_videos(bbb: Path, city: Path, capsys: pytest.CaptureFi
         (["{bbb}", "q", "--backend", "fake", "--preset", "nope"], "nope"),
         (
             ["{bbb}", "q", "--backend", "transformers", "--model", "/no/such/model", "--device", "cpu"],
+            "model /no/such/model: no such folder",
+        ),
+        (
+            [
+                "{bbb}",
+                "q",
+                "--backend",
+                "transformers",
+                "--model",
+                "someone/Video-Thinker-7B",
+                "--device",
+                "cpu",
+            ],
             "16 GB",
         ),
         (["{bbb}", "q", "--backend", "fake", "-o", "A. x", "-o", "y"], "lettered"),
@@ -247,3 +260,29 @@ def test_openai_endpoint_by_flag_and_by_environment(bbb: Path, server: str) -> N
     assert by_env.returncode == 0, by_env.stderr
     assert json.loads(by_env.stdout)["backend"] == "openai"
     assert len(_Server.posts) == 2 and _Server.posts[0]["model"] == "vt"
+
+
+def test_save_thumbnails_checks_its_folder_and_implies_thumbnails(
+    bbb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "file.jpg"
+    a_file.write_bytes(b"x")
+    assert (
+        main(["reason", str(bbb), QUESTION, "--backend", "fake", "-q", "--save-thumbnails", str(a_file)]) == 2
+    )
+    assert "--save-thumbnails" in capsys.readouterr().err
+    out_dir = tmp_path / "thumbs"
+    assert (
+        main(["reason", str(bbb), QUESTION, "--backend", "fake", "-q", "--save-thumbnails", str(out_dir)])
+        == 0
+    )
+    assert len(list(out_dir.glob("thumb-*.jpg"))) == 3  # one per cited span of the scripted trace
+
+
+def test_start_past_the_end_and_unknown_flag_are_named(bbb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reason", str(bbb), QUESTION, "--backend", "fake", "--start", "90"]) == 2
+    assert "--start (90) is not before the end of the video" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reason", str(bbb), QUESTION, "--bogus"])
+    assert exit_info.value.code == 2
+    assert "vt-agent reason: error: unrecognized arguments: --bogus" in capsys.readouterr().err

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from vt_agent.commands._backend_args import add_backend_arguments, backend_from_args
+from vt_agent.commands._paths import check_output_dir
 from vt_agent.errors import BackendError, ConfigError
 from vt_agent.result import Result
 
@@ -70,7 +71,11 @@ def register(subparsers: Any) -> None:
         "--max-tokens", type=int, default=1024, help="generation limit (default: %(default)s)"
     )
     parser.add_argument(
-        "--thumbnails", type=int, default=0, metavar="N", help="evidence JPEGs at the first N spans"
+        "--thumbnails",
+        type=int,
+        default=None,
+        metavar="N",
+        help="evidence JPEGs at the first N spans (default 0, or 4 with --save-thumbnails)",
     )
     parser.add_argument(
         "--save-thumbnails", type=Path, default=None, metavar="DIR", help="write the JPEGs to DIR"
@@ -93,6 +98,8 @@ def _window(args: argparse.Namespace, video: str) -> tuple[float, float] | None:
         from vt_agent.video import probe
 
         end = probe(video).duration_s
+    if args.end is None and start >= end:
+        raise ConfigError(f"--start ({start:g}) is not before the end of the video ({end:g} s)")
     if end <= start:
         raise ConfigError(f"--end ({end:g}) must be after --start ({start:g})")
     return start, end
@@ -116,8 +123,13 @@ def run(args: argparse.Namespace) -> int:
     from vt_agent.video import check_path
 
     videos = [str(check_path(v)) for v in [args.video, *args.more_videos]]
+    thumbnails = args.thumbnails
+    if args.save_thumbnails is not None:
+        check_output_dir(args.save_thumbnails, "--save-thumbnails")
+        if thumbnails is None:
+            thumbnails = 4
     settings = make_config(
-        ReasonerConfig, preset=args.preset, max_tokens=args.max_tokens, thumbnails=args.thumbnails
+        ReasonerConfig, preset=args.preset, max_tokens=args.max_tokens, thumbnails=thumbnails or 0
     )
     window = _window(args, videos[0])
     color = sys.stderr.isatty() and "NO_COLOR" not in os.environ

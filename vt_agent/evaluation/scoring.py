@@ -27,6 +27,10 @@ are counted.
 ``lvbench``
     ``{uid: letter}`` against ``video_info.meta.jsonl``, as ``compute_accuracy.py``: answered
     questions only, a question counts in each of its ``question_type`` categories.
+
+CG-Bench and STAR define no prediction file (CG-Bench's code stores each scored answer inside the
+question's annotation file; STAR has no offline scorer): :func:`score_predictions` refuses them and
+points to ``vt-agent eval report`` on a results file.
 """
 
 from __future__ import annotations

@@ -164,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log = logging.getLogger("mcp_server")
     try:
         settings = settings_from_args(args)
+        _check_roots(settings)
         from mcp_server.server import create_server
 
         server = create_server(settings)
@@ -188,9 +189,32 @@ def main(argv: Sequence[str] | None = None) -> int:
                 " (bearer token required)" if settings.token else "",
             )
             anyio.run(userver.serve)
-    except VTAgentError as exc:
-        print(f"vt-agent-mcp: {exc}", file=sys.stderr)
+    except Exception as exc:  # a bad setting met in the lifespan arrives inside an exception group
+        error = _vt_agent_error(exc)
+        if error is None:
+            raise
+        print(f"vt-agent-mcp: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0
     return 0
+
+
+def _check_roots(settings: ServerSettings) -> None:
+    for root in settings.allowed_roots:
+        if not root.is_dir():
+            what = "is not a folder" if root.exists() else "does not exist"
+            raise ConfigError(
+                f"--allow / VT_AGENT_ALLOWED_ROOTS: {root} {what}; give folders videos may be read from"
+            )
+
+
+def _vt_agent_error(exc: BaseException) -> VTAgentError | None:
+    """``exc`` itself, or the first vt-agent error inside an exception group, else None."""
+    if isinstance(exc, VTAgentError):
+        return exc
+    for inner in getattr(exc, "exceptions", ()):
+        found = _vt_agent_error(inner)
+        if found is not None:
+            return found
+    return None

@@ -196,6 +196,26 @@ def test_cli_refuses_non_loopback_http_without_a_token() -> None:
     assert "needs a bearer token" in out.stderr and "--token" in out.stderr
 
 
+def test_cli_names_bad_roots_and_settings_met_at_startup_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mcp_server.cli import main
+
+    a_file = tmp_path / "clip.mp4"
+    a_file.write_bytes(b"x")
+    assert main(["--allow", str(tmp_path / "absent"), "--backend", "fake"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["--allow", str(a_file), "--backend", "fake"]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    # an unknown preset is met while the server starts (its lifespan): one line, exit 2
+    out = subprocess.run(
+        [sys.executable, "-m", "mcp_server", "--allow", str(tmp_path), "--backend", "fake", "--preset", "nope"],
+        env=_env(), cwd=str(ROOT), capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    assert "unknown preset 'nope'" in out.stderr and "Traceback" not in out.stderr
+
+
 def test_stdio_cancellation_from_the_client_stops_the_job(tmp_path: Path) -> None:
     """notifications/cancelled over the wire: the server cancels the job (and so the generation)."""
     from mcp.client.stdio import stdio_client

@@ -110,3 +110,28 @@ def test_missing_python_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "setup_vllm.sh" in done.stderr and "--python" in done.stderr
     assert "VT_AGENT_BASE_URL=http://127.0.0.1:8000/v1" in done.stderr
+
+
+def test_missing_vllm_or_model_folder_is_named_before_starting(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    import vt_agent.commands.serve as serve
+
+    monkeypatch.setattr(serve, "_vllm_cli_works", lambda: False)
+    assert main(["serve", "--model", str(tmp_path / "absent")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real_find_spec(name, *a)
+    )
+    assert main(["serve", "--model", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "vLLM is not installed" in err and "--python" in err
+
+
+def test_vllm_flag_without_separator_gets_a_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--dry-run", "--tensor-parallel-size", "2"])
+    assert "vLLM's own flags go after --" in capsys.readouterr().err

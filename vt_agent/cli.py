@@ -54,7 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # reported by the (sub)command's own parser, with its usage
-        _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
+        hint = " (vLLM's own flags go after --: vt-agent serve --model M -- --tensor-parallel-size 2)"
+        message = f"unrecognized arguments: {' '.join(extra)}{hint if args.command == 'serve' else ''}"
+        _command_parser(parser, args).error(message)
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
         parser.print_help(sys.stderr)

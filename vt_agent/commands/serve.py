@@ -10,6 +10,7 @@ on stderr.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import shlex
 import shutil
@@ -181,6 +182,16 @@ def run(args: argparse.Namespace) -> int:
         print(shlex.join(cmd))
         print(f"client settings: {settings}", file=sys.stderr)
         return 0
+    if args.model.startswith(("/", "./", "../", "~")) and not Path(args.model).expanduser().is_dir():
+        raise ConfigError(
+            f"--model {args.model}: no such folder; give a downloaded checkpoint's folder or a Hugging Face id"
+        )
+    if cmd[0] == sys.executable and importlib.util.find_spec("vllm") is None:
+        raise ConfigError(
+            f"vLLM is not installed in {sys.executable}. Install it (pip install 'vt-agent[vllm]', or "
+            "bash scripts/setup_vllm.sh for the CPU build) or pass --python PATH_TO_ITS_PYTHON "
+            "(e.g. --python .venv-vllm/bin/python)"
+        )
     print(f"vt-agent serve: {shlex.join(cmd)}", file=sys.stderr)
     print(f"vt-agent serve: client settings: {settings}", file=sys.stderr)
     print("vt-agent serve: the server is ready when GET /health answers 200", file=sys.stderr)

@@ -62,6 +62,30 @@ def test_cli_reports_config_errors(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "vt-agent train sft" in capsys.readouterr().err
 
 
+def test_folders_and_binary_files_are_named_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    binary = tmp_path / "clip.mp4"
+    binary.write_bytes(b"\x00\x86\xff" * 50)
+    assert main(["train", "sft", "--config", str(binary)]) == 2
+    assert "not a YAML config file" in capsys.readouterr().err
+    assert main(["train", "sft", "--config", str(tmp_path)]) == 2
+    assert "not a YAML config file" in capsys.readouterr().err
+    data = ["train", "build", "--source", "activitynet-captions", "--videos", str(tmp_path)]
+    llm = ["--llm-base-url", "http://127.0.0.1:9/v1", "--llm-model", "m"]
+    assert main([*data, "--data", str(tmp_path), *llm, "--out", str(tmp_path / "o.jsonl")]) == 2
+    assert "is a folder; --data takes" in capsys.readouterr().err
+    assert main([*data, "--data", str(binary), *llm, "--out", str(tmp_path / "o.jsonl")]) == 2
+    assert "not a text (JSON or JSONL) file" in capsys.readouterr().err
+    assert main([*data, "--data", str(binary), *llm, "--out", str(tmp_path)]) == 2
+    assert "--out:" in capsys.readouterr().err
+    assert (
+        main(["train", "curate", str(binary), "--no-regenerate", *llm, "--out", str(tmp_path / "k.jsonl")])
+        == 2
+    )
+    assert "not a text file" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sft", "grpo"])
 def test_tiny_example_config_runs_on_cpu_and_saves_safetensors(

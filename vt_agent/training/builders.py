@@ -100,6 +100,12 @@ def _load_objects(path: Path) -> list[tuple[int, Any]]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: no such source file") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"{path}: is a folder; --data takes the source's annotation file") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not a text (JSON or JSONL) file; --data takes the source's annotation file"
+        ) from exc
     if path.suffix.lower() != ".jsonl":
         try:
             return [(0, json.loads(text))]

@@ -216,10 +216,20 @@ def _with_suffix(path: Path, suffix: str) -> Path:
     return path.with_name(path.name.removesuffix(".jsonl") + suffix)
 
 
+def _check_outputs(*paths: tuple[str, Path | None]) -> None:
+    """Fail before any LLM call when an output path is a folder."""
+    for option, path in paths:
+        if path is not None and path.is_dir():
+            raise ConfigError(
+                f"{option}: {path} is a folder; give a file name, e.g. {path / 'records.jsonl'}"
+            )
+
+
 def run_build(args: argparse.Namespace) -> int:
     from vt_agent.training.builders import DatasetBuilder, load_source
     from vt_agent.training.schema import JsonlWriter, read_jsonl
 
+    _check_outputs(("--out", args.out), ("--log", args.log))
     samples = load_source(args.source, args.data, descriptions=args.descriptions)
     if args.limit is not None:
         samples = samples[: max(0, args.limit)]
@@ -253,6 +263,7 @@ def run_curate(args: argparse.Namespace) -> int:
     from vt_agent.training.curation import BackendJudge, Curator, LLMJudge
     from vt_agent.training.schema import JsonlWriter, read_records
 
+    _check_outputs(("--out", args.out), ("--log", args.log), ("--dropped", args.dropped))
     records = read_records(args.records)
     log_path = args.log or _with_suffix(args.out, ".decisions.jsonl")
     if not args.no_regenerate and not args.llm_base_url:

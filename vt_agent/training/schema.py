@@ -226,7 +226,14 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
     except IsADirectoryError as exc:
         raise RecordError(f"{p}: is a folder, expected a JSONL file") from exc
     with fh:
-        for number, line in enumerate(fh, start=1):
+        lines = enumerate(fh, start=1)
+        while True:
+            try:
+                number, line = next(lines)
+            except StopIteration:
+                return
+            except UnicodeDecodeError as exc:
+                raise RecordError(f"{p}: not a text file ({exc.reason}); expected JSONL records") from exc
             if not line.strip():
                 continue
             try:

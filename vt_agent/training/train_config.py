@@ -169,6 +169,8 @@ def load_train_config(
         raw = yaml.safe_load(p.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"{p}: no such config file") from exc
+    except (IsADirectoryError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: not a YAML config file; see examples/configs/tiny-sft.yaml") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{p}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):

@@ -68,7 +68,7 @@ def test_folders_and_binary_files_are_named_without_traceback(
     binary = tmp_path / "clip.mp4"
     binary.write_bytes(b"\x00\x86\xff" * 50)
     assert main(["train", "sft", "--config", str(binary)]) == 2
-    assert "not a YAML config file" in capsys.readouterr().err
+    assert "vt-agent train sft: error:" in capsys.readouterr().err  # the step is named
     assert main(["train", "sft", "--config", str(tmp_path)]) == 2
     assert "not a YAML config file" in capsys.readouterr().err
     data = ["train", "build", "--source", "activitynet-captions", "--videos", str(tmp_path)]

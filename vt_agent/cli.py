@@ -64,10 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return func(args)
     except VTAgentError as exc:
-        print(f"vt-agent {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{_command_parser(parser, args).prog}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"vt-agent {args.command}: interrupted", file=sys.stderr)
+        print(f"{_command_parser(parser, args).prog}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `vt-agent eval score ... | head`: the reader left, nothing to say
         import os

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from vt_agent.commands._paths import check_input_file, check_output_file
+
 SCORE_EPILOG = """examples:
   vt-agent eval score activitynet-qa --predictions pred_val_example.json --answers val_a.json
   vt-agent eval score video-holmes --predictions Results/Results-Video-Thinker.json \\
@@ -163,6 +165,9 @@ def _text_lines(data: dict[str, Any]) -> list[str]:
 def score_command(args: argparse.Namespace) -> int:
     from vt_agent.evaluation.scoring import score_predictions
 
+    for path, option in ((args.predictions, "--predictions"), (args.answers, "--answers")):
+        if Path(path).is_dir():
+            check_input_file(Path(path), option, "a file")
     result = score_predictions(args.benchmark, args.predictions, args.answers)
     data = result.as_dict()
     if args.json:
@@ -177,6 +182,10 @@ def report_command(args: argparse.Namespace) -> int:
     from vt_agent.evaluation.eval_report import render_markdown, write_report
     from vt_agent.evaluation.scoring import score_results
 
+    check_input_file(Path(args.results), "RESULTS", "the results .jsonl written by 'vt-agent eval run'")
+    for path, option in ((args.md, "--md"), (args.html, "--html")):
+        if path is not None:
+            check_output_file(Path(path), option, parents=True)
     result = score_results(
         args.benchmark,
         args.results,

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from vt_agent.commands._backend_args import add_backend_arguments, backend_from_args
+from vt_agent.commands._paths import check_input_file, check_output_file
+from vt_agent.errors import ConfigError
 
 __all__ = ["add_merge_parser", "add_run_parser", "merge_command", "run_command"]
 
@@ -140,12 +142,21 @@ def run_command(args: argparse.Namespace) -> int:
 
     shard = parse_shard(args.shard) if args.shard else None
     settings = make_config(ReasonerConfig, preset=args.preset, max_tokens=args.max_tokens)
+    if Path(args.data).is_dir():
+        check_input_file(Path(args.data), "--data", f"the {args.benchmark} question file (.json or .jsonl)")
+    check_output_file(Path(args.out), "--out", parents=True)
     loaded = load_benchmark(args.benchmark, args.data, args.videos, **_loader_options(args))
     print(loaded.summary(), file=sys.stderr)
     for problem in loaded.problems[:20]:
         print(f"  malformed: {problem}", file=sys.stderr)
     if len(loaded.problems) > 20:
         print(f"  ... and {len(loaded.problems) - 20} more malformed record(s)", file=sys.stderr)
+    if not loaded.all_items and loaded.problems:
+        raise ConfigError(
+            f"--data {args.data}: none of its {len(loaded.problems)} record(s) reads as {args.benchmark}; "
+            "is it another benchmark's file? Check the BENCHMARK name (docs/evaluation.md lists each "
+            "benchmark's file shape)"
+        )
     check_protocol(loaded.name, loaded.all_items, args.protocol)  # refuse before loading any model
     backend, notices = backend_from_args(args)
     for notice in notices:
@@ -178,9 +189,10 @@ def merge_command(args: argparse.Namespace) -> int:
     from vt_agent.evaluation.runner import merge_results
 
     inputs = [Path(p) for p in args.inputs]
+    for p in inputs:
+        check_input_file(p, "merge", "a results .jsonl file written by 'vt-agent eval run'")
+    check_output_file(Path(args.out), "--out", parents=True)
     if any(p.resolve() == Path(args.out).resolve() for p in inputs):
-        from vt_agent.errors import ConfigError
-
         raise ConfigError(f"--out {args.out} is also an input: write the merge to a new file")
     report = merge_results(inputs)
     write_results(args.out, report.results)

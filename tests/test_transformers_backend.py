@@ -231,6 +231,15 @@ def test_uncached_hub_id_offline() -> None:
     assert model in msg and "offline" in msg and f"huggingface-cli download {model}" in msg
 
 
+def test_missing_gpu_is_named_before_any_download() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    with pytest.raises(BackendUnavailableError, match="no CUDA GPU"):
+        TransformersBackend("vt-agent-test/definitely-not-a-model", device="cuda").load_sync()
+
+
 def test_not_a_qwen25_vl_checkpoint(ckpt: Path, tmp_path: Path) -> None:
     import shutil
 

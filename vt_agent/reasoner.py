@@ -376,9 +376,8 @@ class VideoReasoner:
         if sem is not None:
             await sem.acquire()
         try:
-            yield ProgressEvent(
-                "generate", f"generating with {self.backend.name} ({self.backend.model})", None
-            )
+            model = f" ({self.backend.model})" if self.backend.model else " (the server's model)"
+            yield ProgressEvent("generate", f"generating with {self.backend.name}{model}", None)
             stream = self.backend.stream(request)
             try:
                 async for delta in stream:

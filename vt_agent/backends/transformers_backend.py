@@ -204,6 +204,7 @@ class TransformersBackend:
         if self._model is not None:
             report(ProgressEvent("load", f"{self.model} already loaded", 1.0))
             return
+        self._resolve_device(require("torch", "hf", FEATURE))  # a missing GPU is named before any download
         report(ProgressEvent("load", f"loading tokenizer and config of {self.model}", 0.0))
         self._ensure_tokenizer()
         self._ensure_model(report)

@@ -14,6 +14,7 @@ from pathlib import Path
 from graphs._common import GraphContext
 from graphs.video_thinker import graph
 from vt_agent.backends import load_backend
+from vt_agent.errors import VTAgentError
 from vt_agent.reasoner import VideoReasoner
 
 CLIP = Path(__file__).resolve().parent.parent / "tests" / "data" / "videos" / "bigbuckbunny.mp4"
@@ -53,4 +54,7 @@ if __name__ == "__main__":
     parser.add_argument("--model", default=None)
     parser.add_argument("--verify", action="store_true", help="zoom in on each cited span to check it")
     args = parser.parse_args()
-    asyncio.run(main(args.video, args.backend, args.model, args.verify))
+    try:
+        asyncio.run(main(args.video, args.backend, args.model, args.verify))
+    except VTAgentError as exc:  # a bad path or backend: one line, no traceback
+        raise SystemExit(f"error: {exc}") from None

@@ -12,6 +12,7 @@ import asyncio
 from pathlib import Path
 
 from vt_agent.backends import load_backend
+from vt_agent.errors import VTAgentError
 from vt_agent.events import AnswerEvent, FinishedEvent, ProgressEvent, SegmentClosed, TokenEvent
 from vt_agent.reasoner import VideoReasoner
 
@@ -46,4 +47,7 @@ if __name__ == "__main__":
     parser.add_argument("--backend", default="fake")
     parser.add_argument("--model", default=None)
     args = parser.parse_args()
-    asyncio.run(main(args.video, args.backend, args.model))
+    try:
+        asyncio.run(main(args.video, args.backend, args.model))
+    except VTAgentError as exc:  # a bad path or backend: one line, no traceback
+        raise SystemExit(f"error: {exc}") from None

@@ -15,6 +15,7 @@ from pathlib import Path
 from graphs._common import GraphContext
 from graphs.triage import graph
 from vt_agent.backends import load_backend
+from vt_agent.errors import VTAgentError
 from vt_agent.reasoner import VideoReasoner
 from vt_agent.report import write_triage_html
 from vt_agent.video import set_cache_limit
@@ -49,4 +50,7 @@ if __name__ == "__main__":
     parser.add_argument("--backend", default="fake")
     parser.add_argument("--model", default=None)
     args = parser.parse_args()
-    asyncio.run(main(args.video, args.query, args.out, args.backend, args.model))
+    try:
+        asyncio.run(main(args.video, args.query, args.out, args.backend, args.model))
+    except VTAgentError as exc:  # a bad path or backend: one line, no traceback
+        raise SystemExit(f"error: {exc}") from None

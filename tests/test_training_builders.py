@@ -226,6 +226,7 @@ def test_build_caption_source_on_real_clips(tmp_path: Path) -> None:
         "written": 2,
         "dropped": {"video_not_found": 1},
         "rejected_replies": 0,
+        "duplicate_questions": 0,
         "llm_calls": 2,
     }
     records = read_records(tmp_path / "r.jsonl")
@@ -252,6 +253,69 @@ def test_build_caption_source_on_real_clips(tmp_path: Path) -> None:
     assert drop["sample"] == "activitynet-captions:v_notdownloaded" and drop["reason"].startswith(
         "video not found"
     )
+
+
+def test_several_questions_per_video_are_distinct_records(tmp_path: Path) -> None:
+    samples = load_source("activitynet-captions", DATA / "activitynet_captions.json")
+    with FakeLLMServer(respond_valid) as server, _llm(server) as llm:
+        builder = DatasetBuilder(llm, VIDEOS, workers=2, questions_per_video=3)
+        with JsonlWriter(tmp_path / "r.jsonl") as out, JsonlWriter(tmp_path / "log.jsonl") as log:
+            stats = builder.build(samples, out, log)
+        prompts = [user_text(b) for b in server.requests]
+    # The city clip has two moments: its third question can only repeat the first one (3 duplicates).
+    assert stats.as_dict() == {
+        "samples": 3,
+        "written": 5,
+        "dropped": {"llm_rejected": 1, "video_not_found": 1},
+        "rejected_replies": 3,
+        "duplicate_questions": 3,
+        "llm_calls": 8,
+    }
+    records = read_records(tmp_path / "r.jsonl")
+    anet = "activitynet-captions:v_"
+    assert [r.id for r in records] == [
+        f"{anet}bigbuckbunny#q1",
+        f"{anet}bigbuckbunny#q2",
+        f"{anet}bigbuckbunny#q3",
+        f"{anet}cityCC0#q1",
+        f"{anet}cityCC0#q2",
+    ]
+    bunny = records[:3]
+    assert len({r.problem for r in records}) == 5
+    # Each new question is grounded in moments the earlier ones did not use, while some are left.
+    assert [(r.meta["question"], r.meta["question_moments"]) for r in bunny] == [
+        (1, [0, 1]),
+        (2, [2, 3]),
+        (3, [0, 1]),
+    ]
+    assert (
+        bunny[1].problem
+        == "What happens right after this moment: he yawns with his mouth wide open while stretching?"
+    )
+    assert bunny[2].problem.startswith("What happens right before this moment: the rabbit stands up")
+    assert all(r.source_id == "v_bigbuckbunny" and check_format(r.target).ok for r in bunny)
+    second = next(p for p in prompts if "rabbit" in p and "Questions already written" in p)
+    assert f"- {bunny[0].problem}" in second
+    assert "which no earlier question used, where you can:\n00:03.0-00:04.2: He yawns" in second
+    log = _read_log(tmp_path / "log.jsonl")
+    city3 = [e for e in log if e["sample"] == f"{anet}cityCC0#q3"]
+    assert [e["status"] for e in city3] == ["rejected", "rejected", "rejected", "dropped"]
+    assert city3[0]["reason"].startswith("duplicate question: the same text as question 1 of this video")
+    assert Counter(e["status"] for e in log if e["sample"].startswith(f"{anet}bigbuckbunny")) == Counter(
+        {"accepted": 3}
+    )
+    with pytest.raises(ConfigError, match="questions_per_video must be at least 1"):
+        DatasetBuilder(llm, VIDEOS, questions_per_video=0)
+
+
+def test_duplicate_questions_are_rejected_whatever_the_case_and_spacing() -> None:
+    first = parse_question_reply(GOOD, 5.28, SPANS)
+    shouted = GOOD.replace(
+        f"<question>{first.problem}</question>", f"<question>  {first.problem.upper()} </question>"
+    )
+    with pytest.raises(ReplyRejected, match="duplicate question: the same text as question 2"):
+        parse_question_reply(shouted, 5.28, SPANS, ["What is first?", first.problem])
+    assert parse_question_reply(GOOD, 5.28, SPANS, ["What comes last?"]).problem == first.problem
 
 
 def test_malformed_replies_are_retried_then_dropped_and_logged(tmp_path: Path) -> None:
@@ -485,3 +549,49 @@ def test_build_command_resumes_and_fails_fast_on_a_wrong_model(
         "activitynet-captions:v_cityCC0",
     ]
     assert len(_read_log(tmp_path / "anet.build-log.jsonl")) == 3  # accepted, accepted, not found
+
+
+def test_build_command_resumes_with_several_questions_per_video(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "anet.jsonl"
+    common = ["build", "--source", "activitynet-captions", "--data", str(DATA / "activitynet_captions.json")]
+    common += ["--videos", str(VIDEOS), "--out", str(out), "--quiet"]
+    anet = "activitynet-captions:v_"
+    with FakeLLMServer(respond_valid) as server:
+        common += ["--llm-base-url", server.base_url]
+        bad = _parser().parse_args([*common, "--questions-per-video", "0"])
+        with pytest.raises(ConfigError, match="--questions-per-video must be at least 1, got 0"):
+            bad.func(bad)
+        first = _parser().parse_args([*common, "--limit", "1"])  # one question, the plain id
+        assert first.func(first) == 0
+        n3 = [*common, "--resume", "--questions-per-video", "3"]
+        again = _parser().parse_args(n3)
+        assert again.func(again) == 0
+        # The bunny's plain record counts as its q1: q2 and q3 are asked, told about it.
+        bunny_prompts = [user_text(b) for b in server.requests[1:] if "rabbit" in user_text(b)]
+        assert len(bunny_prompts) == 2
+        plain = read_records(out)[0]
+        assert all(f"- {plain.problem}" in p for p in bunny_prompts)
+        before = len(server.requests)
+        third = _parser().parse_args(n3)
+        assert third.func(third) == 0
+        # Only the city's missing q3 is asked again (a duplicate again, 3 replies).
+        assert len(server.requests) - before == 3
+        assert all("skyscrapers" in user_text(b) for b in server.requests[before:])
+    summaries = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [(s["samples"], s["written"], s["skipped_done"], s["duplicate_questions"]) for s in summaries] == [
+        (1, 1, 0, 0),
+        (3, 4, 1, 3),
+        (2, 0, 5, 3),  # the city q3 and the missing video are tried again
+    ]
+    ids = [r.id for r in read_records(out)]
+    assert ids == [
+        f"{anet}bigbuckbunny",
+        f"{anet}bigbuckbunny#q2",
+        f"{anet}bigbuckbunny#q3",
+        f"{anet}cityCC0#q1",
+        f"{anet}cityCC0#q2",
+    ]
+    problems = [r.problem for r in read_records(out)]
+    assert len(set(problems)) == 5

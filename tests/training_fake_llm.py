@@ -126,20 +126,61 @@ DISTRACTORS = ["The picture fades to black", "A dog runs across the frame", "It 
 
 
 def caption_writer(body: dict[str, Any]) -> str:
-    """A valid question-and-trace reply built from the prompt's timed captions."""
-    lines = timed_lines(user_text(body))
-    (s0, e0, c0), (s1, e1, c1) = lines[0], lines[1]
-    first = c0.rstrip(".")
-    options = [DISTRACTORS[0], c1.rstrip("."), DISTRACTORS[1], DISTRACTORS[2]]
+    """A valid question-and-trace reply built from the prompt's timed captions.
+
+    First question of a video: what happens right after the first moment. When the prompt lists
+    earlier questions, the question is on the first moment no earlier question used (and the one
+    after it); with every moment used, it asks what happens right *before* the second moment;
+    if that question was asked too, it repeats the first one (a duplicate, as a weak LLM would).
+    """
+    text = user_text(body)
+    captions, _, rest = text.partition("Questions already written for this video")
+    lines = timed_lines(captions)
+    earlier = re.findall(r"^- (.+)$", rest, re.MULTILINE)
+    _, marker, unused_text = rest.partition("which no earlier question used")
+    unused = timed_lines(unused_text) if marker else []
+    if unused:
+        i = lines.index(unused[0])
+        i = min(i, len(lines) - 2)
+        return _after_reply(lines[i], lines[i + 1])
+    if earlier:
+        before = _before_reply(lines[0], lines[1])
+        if _question(before) not in earlier:
+            return before
+    return _after_reply(lines[0], lines[1])
+
+
+def _question(reply: str) -> str:
+    m = re.search(r"<question>(.*?)</question>", reply)
+    assert m is not None
+    return m.group(1)
+
+
+def _reply(question: str, right: str, first: tuple[str, str, str], second: tuple[str, str, str]) -> str:
+    (s0, e0, c0), (s1, e1, c1) = first, second
+    options = [DISTRACTORS[0], right.rstrip("."), DISTRACTORS[1], DISTRACTORS[2]]
     return (
-        f"<question>What happens right after this moment: {first[0].lower() + first[1:]}?</question>\n"
+        f"<question>{question}</question>\n"
         "<options>\n" + "".join(f"{'ABCD'[i]}. {o}\n" for i, o in enumerate(options)) + "</options>\n"
-        "<correct>B</correct>\n<trace>I need to find the first moment and see what follows it.\n"
-        f"<time>{s0}-{e0}</time><caption>{c0}</caption><think>This is the moment the question names.</think>\n"
+        "<correct>B</correct>\n<trace>I need to find the moment the question names and see what is next to it.\n"
+        f"<time>{s0}-{e0}</time><caption>{c0}</caption><think>This bears on the question.</think>\n"
         "Let's see what happens next...\n"
         f"<time>{s1}-{e1}</time><caption>{c1}</caption><think>This comes right after it.</think>\n"
-        f"A does not happen. B matches what follows. C and D are not seen.\n<answer>B</answer></trace>"
+        f"A does not happen. B matches what is seen. C and D are not seen.\n<answer>B</answer></trace>"
     )
+
+
+def _lower(caption: str) -> str:
+    text = caption.rstrip(".")
+    return text[0].lower() + text[1:]
+
+
+def _after_reply(first: tuple[str, str, str], second: tuple[str, str, str]) -> str:
+    return _reply(f"What happens right after this moment: {_lower(first[2])}?", second[2], first, second)
+
+
+def _before_reply(first: tuple[str, str, str], second: tuple[str, str, str]) -> str:
+    return _reply(f"What happens right before this moment: {_lower(second[2])}?", first[2], first, second)
 
 
 def qa_trace(body: dict[str, Any], *, generic: bool = False) -> str:

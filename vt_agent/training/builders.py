@@ -15,6 +15,12 @@ reply is parsed and validated with :mod:`vt_agent.trace` (format rule, answer le
 the clip, at least one span on an annotated moment); a rejected reply is asked again up to
 ``max_attempts`` times. Every drop and every rejected reply goes to the build log with its reason.
 
+A caption-labelled video can give several questions (``questions_per_video``, Video-Thinker-10K
+has several per video): they are asked one after the other, each prompt listing the questions
+already written and the annotated moments they did not use yet; a reply repeating an earlier
+question's text is rejected. Question ``k`` of ``N > 1`` gets the stable id ``<sample id>#q<k>``
+(``N = 1`` keeps the plain sample id).
+
 Source file shapes (FORMATS.md): ActivityNet Captions ``{"v_id": {"duration", "timestamps",
 "sentences"}}``; YouCook2 ``{"database": {ytid: {"annotations": [{"segment", "sentence"}],
 "duration", ...}}}``; STAR ``[{"question_id", "video_id", "start", "end", "question", "answer",
@@ -29,7 +35,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +63,7 @@ __all__ = [
     "load_source",
     "parse_question_reply",
     "parse_trace_reply",
+    "question_id",
 ]
 
 CAPTION_SOURCES = ("activitynet-captions", "youcook2")
@@ -92,6 +99,11 @@ class SourceSample:
     @property
     def id(self) -> str:
         return f"{self.source}:{self.source_id}"
+
+
+def question_id(sample_id: str, k: int, per_video: int) -> str:
+    """The record id of question ``k`` (1-based) of a caption-labelled sample asked ``per_video`` times."""
+    return sample_id if per_video == 1 else f"{sample_id}#q{k}"
 
 
 def _load_objects(path: Path) -> list[tuple[int, Any]]:
@@ -538,6 +550,15 @@ Correct answer: {answer}
 Reply in exactly this layout and nothing else:
 <trace>the reasoning, ending with <answer>{answer}</answer></trace>"""
 
+EARLIER_QUESTIONS = """
+
+Questions already written for this video (yours must ask something else, not reword them):
+{questions}"""
+
+UNUSED_MOMENTS = """
+Build your question on these moments, which no earlier question used, where you can:
+{moments}"""
+
 RETRY_HINT = """
 
 An earlier reasoning for this question was not specific enough: someone who read only its <time> and <caption> \
@@ -563,14 +584,30 @@ def _span_lines(spans: Sequence[Span], duration_s: float) -> str:
     )
 
 
-def question_prompt(spans: Sequence[Span], duration_s: float) -> str:
-    """The user message asking for a question and a trace from timed captions."""
-    return QUESTION_USER.format(
+Earlier = Sequence[tuple[str, Sequence[int]]]  # (question, indices of the annotated spans it used)
+
+
+def question_prompt(spans: Sequence[Span], duration_s: float, earlier: Earlier = ()) -> str:
+    """The user message asking for a question and a trace from timed captions.
+
+    ``earlier``: the questions already written for this video, with the indices (into ``spans``)
+    of the annotated moments their traces used; the prompt lists them and the unused moments.
+    """
+    text = QUESTION_USER.format(
         duration=_end_clock(duration_s),
         duration_s=duration_s,
         captions=_span_lines(spans, duration_s),
         grammar=_grammar(duration_s),
     )
+    if not earlier:
+        return text
+    head, sep, layout = text.rpartition("\n\nReply in exactly this layout")
+    extra = EARLIER_QUESTIONS.format(questions="\n".join(f"- {q}" for q, _ in earlier))
+    used = {i for _, moments in earlier for i in moments}
+    unused = _span_lines([s for i, s in enumerate(spans) if i not in used], duration_s)
+    if unused:
+        extra += UNUSED_MOMENTS.format(moments=unused)
+    return head + extra + sep + layout
 
 
 def trace_prompt(
@@ -637,6 +674,7 @@ class GeneratedSample:
     answer: str
     trace: str
     grounding: float | None  # mean over annotated spans of the best IoU with a trace span
+    moments: tuple[int, ...] = ()  # indices of the annotated spans a trace span overlaps
 
 
 _FENCE_RE = re.compile(r"^```[a-zA-Z]*\s*\n?|\n?```\s*$")
@@ -665,7 +703,7 @@ def _iou(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 def _validate_trace(
     trace: str, answer: str, letters: str, duration_s: float, spans: Sequence[Span], require_overlap: bool
-) -> tuple[str, float | None]:
+) -> tuple[str, float | None, tuple[int, ...]]:
     from vt_agent.trace import answer_letter, check_format, parse_trace
 
     check = check_format(trace)
@@ -692,16 +730,41 @@ def _validate_trace(
             raise ReplyRejected(f"segment <time>{seg.time_text}</time> has an empty caption")
         found.append((seg.start_s, min(seg.end_s, duration_s)))
     grounding = None
+    moments: tuple[int, ...] = ()
     if spans:
         best = [max((_iou((s.start_s, s.end_s), f) for f in found), default=0.0) for s in spans]
         grounding = sum(best) / len(best)
+        moments = tuple(i for i, b in enumerate(best) if b > 0.0)
         if require_overlap and max(best) == 0.0:
             raise ReplyRejected("no <time> span of the trace overlaps an annotated moment of the video")
-    return body, grounding
+    return body, grounding, moments
 
 
-def parse_question_reply(reply: str, duration_s: float, spans: Sequence[Span]) -> GeneratedSample:
-    """Validate a caption-labelled reply (question, options, correct letter, trace)."""
+def _moments_of(trace: str, spans: Sequence[Span]) -> tuple[int, ...]:
+    """Indices of the annotated spans that a readable ``<time>`` span of ``trace`` overlaps."""
+    from vt_agent.trace import parse_trace
+
+    found = [
+        (seg.start_s, seg.end_s)
+        for seg in parse_trace(trace).segments
+        if seg.start_s is not None and seg.end_s is not None
+    ]
+    return tuple(i for i, s in enumerate(spans) if any(_iou((s.start_s, s.end_s), f) > 0.0 for f in found))
+
+
+def _question_key(problem: str) -> str:
+    """A question's text for duplicate checks: case, spacing and punctuation ignored."""
+    return " ".join(re.sub(r"[^\w\s]", " ", problem.lower()).split())
+
+
+def parse_question_reply(
+    reply: str, duration_s: float, spans: Sequence[Span], earlier: Sequence[str] = ()
+) -> GeneratedSample:
+    """Validate a caption-labelled reply (question, options, correct letter, trace).
+
+    ``earlier``: questions already written for the video; a reply repeating one (same text, case,
+    spacing and punctuation aside) is rejected as a duplicate.
+    """
     from vt_agent.prompts import format_options
 
     text = _FENCE_RE.sub("", reply.strip())
@@ -714,6 +777,12 @@ def parse_question_reply(reply: str, duration_s: float, spans: Sequence[Span]) -
         raise ReplyRejected("the question is empty")
     if re.search(r"<\s*/?\s*(time|caption|think|answer)\s*>", problem, re.IGNORECASE):
         raise ReplyRejected("the question holds trace tags")
+    key = _question_key(problem)
+    for k, other in enumerate(earlier, start=1):
+        if _question_key(other) == key:
+            raise ReplyRejected(
+                f"duplicate question: the same text as question {k} of this video: {problem!r}"
+            )
     lines = [row.strip() for row in options_text.splitlines() if row.strip()]
     try:
         options = format_options(lines)
@@ -727,8 +796,10 @@ def parse_question_reply(reply: str, duration_s: float, spans: Sequence[Span]) -
     letters = "".join(o[0] for o in options)
     if len(letter) != 1 or letter not in letters:
         raise ReplyRejected(f"<correct> is {correct!r}, not one of the option letters {', '.join(letters)}")
-    body, grounding = _validate_trace(trace, letter, letters, duration_s, spans, require_overlap=True)
-    return GeneratedSample(problem, options, letter, body, grounding)
+    body, grounding, moments = _validate_trace(
+        trace, letter, letters, duration_s, spans, require_overlap=True
+    )
+    return GeneratedSample(problem, options, letter, body, grounding, moments)
 
 
 def parse_trace_reply(
@@ -742,8 +813,10 @@ def parse_trace_reply(
             raise ReplyRejected("no <trace>...</trace> block and no <time> in the reply")
         trace = text
     letters = "".join(o[0] for o in options)
-    body, grounding = _validate_trace(trace, answer, letters, duration_s, spans, require_overlap=bool(spans))
-    return GeneratedSample("", list(options), answer, body, grounding)
+    body, grounding, moments = _validate_trace(
+        trace, answer, letters, duration_s, spans, require_overlap=bool(spans)
+    )
+    return GeneratedSample("", list(options), answer, body, grounding, moments)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -818,15 +891,22 @@ class TraceWriter:
         return None, self.max_attempts
 
     def question(
-        self, sample_id: str, spans: Sequence[Span], duration_s: float, log: LogFn
+        self,
+        sample_id: str,
+        spans: Sequence[Span],
+        duration_s: float,
+        log: LogFn,
+        *,
+        earlier: Earlier = (),
     ) -> tuple[GeneratedSample | None, int]:
-        """A question, options, answer and trace from timed captions."""
-        user = question_prompt(spans, duration_s)
+        """A question, options, answer and trace from timed captions, unlike the ``earlier`` ones."""
+        user = question_prompt(spans, duration_s, earlier)
+        asked = [q for q, _ in earlier]
         return self._loop(
             sample_id,
             QUESTION_SYSTEM,
             user,
-            lambda t: parse_question_reply(t, duration_s, spans),
+            lambda t: parse_question_reply(t, duration_s, spans, asked),
             log,
             "generate",
         )
@@ -881,6 +961,7 @@ class BuildStats:
     written: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     rejected_replies: int = 0
+    duplicate_questions: int = 0
     llm_calls: int = 0
 
     def drop(self, kind: str) -> None:
@@ -892,14 +973,20 @@ class BuildStats:
             "written": self.written,
             "dropped": dict(sorted(self.dropped.items())),
             "rejected_replies": self.rejected_replies,
+            "duplicate_questions": self.duplicate_questions,
             "llm_calls": self.llm_calls,
         }
+
+
+Done = Mapping[str, Mapping[str, Any]]  # records already written, by id (``--resume``)
 
 
 class DatasetBuilder:
     """Turns source samples into :class:`TrainRecord` lines (see the module docstring).
 
     ``workers`` LLM requests run at once (threads); output order follows the input.
+    ``questions_per_video`` questions are asked of each caption-labelled sample (QA-labelled
+    samples keep their one question).
     """
 
     def __init__(
@@ -913,15 +1000,43 @@ class DatasetBuilder:
         seed: int | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        questions_per_video: int = 1,
     ) -> None:
         if workers < 1:
             raise ConfigError(f"workers must be at least 1, got {workers}")
+        if questions_per_video < 1:
+            raise ConfigError(f"questions_per_video must be at least 1, got {questions_per_video}")
         self.llm = llm
         self.index = VideoIndex(videos)
         self.min_frames = min_frames
         self.workers = workers
+        self.questions_per_video = questions_per_video
         self.writer = TraceWriter(
             llm, max_attempts=max_attempts, temperature=temperature, max_tokens=max_tokens, seed=seed
+        )
+
+    def record_ids(self, sample: SourceSample) -> list[str]:
+        """The ids of the records ``sample`` gives (one per question)."""
+        if sample.kind != "captions":
+            return [sample.id]
+        n = self.questions_per_video
+        return [question_id(sample.id, k, n) for k in range(1, n + 1)]
+
+    def _done(self, sample: SourceSample, k: int, done: Done) -> Mapping[str, Any] | None:
+        """The record already written for question ``k`` (an ``N = 1`` build's record counts as q1)."""
+        got = done.get(self.record_ids(sample)[k - 1])
+        if got is None and k == 1:
+            got = done.get(sample.id)
+        return got
+
+    def pending(self, sample: SourceSample, done: Done) -> bool:
+        """Whether some record of ``sample`` is not in ``done`` yet."""
+        return any(self._done(sample, k, done) is None for k in range(1, len(self.record_ids(sample)) + 1))
+
+    def done_count(self, sample: SourceSample, done: Done) -> int:
+        """How many records of ``sample`` ``done`` already holds."""
+        return sum(
+            self._done(sample, k, done) is not None for k in range(1, len(self.record_ids(sample)) + 1)
         )
 
     def _check(self, video_id: str) -> VideoCheck:
@@ -933,39 +1048,37 @@ class DatasetBuilder:
         return check_video(path, self.min_frames)
 
     def build_one(
-        self, sample: SourceSample, check: VideoCheck
-    ) -> tuple[TrainRecord | None, list[dict[str, Any]]]:
-        """One sample: its record (or None) and its log entries."""
+        self, sample: SourceSample, check: VideoCheck, done: Done | None = None
+    ) -> tuple[list[TrainRecord], list[dict[str, Any]]]:
+        """One sample: its records (none, one, or one per question) and its log entries.
+
+        ``done``: records already written; their questions are not asked again, and new ones
+        must differ from them.
+        """
+        done = done or {}
         log: list[dict[str, Any]] = []
         base = {"sample": sample.id, "source": sample.source, "video": check.path}
         if not check.ok:
             log.append({**base, "stage": "video", "status": "dropped", "reason": check.reason})
-            return None, log
+            return [], log
         assert check.duration_s is not None
         duration = check.duration_s
         spans = [
             s for s in (_span(s.start_s, s.end_s, s.caption, duration) for s in sample.spans) if s is not None
         ]
 
-        def add(entry: dict[str, Any]) -> None:
-            log.append({**base, **entry})
+        def adder(record_id: str) -> LogFn:
+            def add(entry: dict[str, Any]) -> None:
+                log.append({**base, "sample": record_id, **entry})
+
+            return add
 
         meta = dict(sample.meta)
         if sample.duration_s is not None and abs(sample.duration_s - duration) > max(1.0, 0.05 * duration):
             meta["annotated_duration_s"] = sample.duration_s
-        if sample.kind == "captions":
-            if not any(s.caption for s in spans):
-                add(
-                    {
-                        "stage": "generate",
-                        "status": "dropped",
-                        "reason": "no timed caption inside the decoded video",
-                    }
-                )
-                return None, log
-            got, attempts = self.writer.question(sample.id, spans, duration, add)
-        else:
+        if sample.kind != "captions":
             assert sample.problem is not None and sample.options is not None and sample.answer is not None
+            add = adder(sample.id)
             got, attempts = self.writer.trace(
                 sample.id,
                 sample.problem,
@@ -978,6 +1091,49 @@ class DatasetBuilder:
                 clip=sample.clip,
                 time_reference=sample.meta.get("time_reference") if isinstance(sample.meta, dict) else None,
             )
+            record = self._record(sample, sample.id, check, spans, meta, got, attempts, add)
+            return ([] if record is None else [record]), log
+        if not any(s.caption for s in spans):
+            adder(sample.id)(
+                {
+                    "stage": "generate",
+                    "status": "dropped",
+                    "reason": "no timed caption inside the decoded video",
+                }
+            )
+            return [], log
+        n = self.questions_per_video
+        earlier: list[tuple[str, tuple[int, ...]]] = []
+        for k in range(1, n + 1):
+            old = self._done(sample, k, done)
+            if old is not None:
+                earlier.append((str(old.get("problem", "")), _moments_of(str(old.get("trace", "")), spans)))
+        records: list[TrainRecord] = []
+        for k, record_id in enumerate(self.record_ids(sample), start=1):
+            if self._done(sample, k, done) is not None:
+                continue
+            add = adder(record_id)
+            got, attempts = self.writer.question(record_id, spans, duration, add, earlier=earlier)
+            extra = dict(meta)
+            if n > 1 and got is not None:
+                extra.update(question=k, question_moments=list(got.moments))
+            record = self._record(sample, record_id, check, spans, extra, got, attempts, add)
+            if record is not None and got is not None:
+                records.append(record)
+                earlier.append((record.problem, got.moments))
+        return records, log
+
+    def _record(
+        self,
+        sample: SourceSample,
+        record_id: str,
+        check: VideoCheck,
+        spans: list[Span],
+        meta: dict[str, Any],
+        got: GeneratedSample | None,
+        attempts: int,
+        add: LogFn,
+    ) -> TrainRecord | None:
         if got is None:
             add(
                 {
@@ -986,12 +1142,13 @@ class DatasetBuilder:
                     "reason": f"no valid reply in {attempts} attempts",
                 }
             )
-            return None, log
+            return None
+        meta = dict(meta)
         if got.grounding is not None:
             meta["grounding_miou"] = round(got.grounding, 4)
         try:
             record = TrainRecord(
-                id=sample.id,
+                id=record_id,
                 video=str(Path(check.path).resolve()),
                 problem=got.problem or sample.problem or "",
                 options=got.options,
@@ -1001,7 +1158,7 @@ class DatasetBuilder:
                 spans=spans,
                 clip=sample.clip,
                 description=sample.description,
-                duration_s=round(duration, 4),
+                duration_s=round(check.duration_s or 0.0, 4),
                 decoded_frames=check.decoded_frames,
                 source_id=sample.source_id,
                 generator=self.llm.label,
@@ -1010,9 +1167,9 @@ class DatasetBuilder:
             )
         except ValueError as exc:
             add({"stage": "record", "status": "dropped", "reason": f"record breaks the schema: {exc}"})
-            return None, log
+            return None
         add({"stage": "generate", "status": "accepted", "attempt": attempts, "reason": ""})
-        return record, log
+        return record
 
     def build(
         self,
@@ -1020,24 +1177,32 @@ class DatasetBuilder:
         out: JsonlWriter,
         log: JsonlWriter,
         *,
+        done: Done | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> BuildStats:
-        """Filter, generate and write every sample; returns the counts."""
-        items = list(samples)
+        """Filter, generate and write every sample; returns the counts.
+
+        ``done`` (``--resume``): records already in the output, by id; samples with all their
+        records there are skipped (videos not probed), the others ask only the missing questions.
+        """
+        done = done or {}
+        items = [s for s in samples if self.pending(s, done)]
         stats = BuildStats(samples=len(items))
         calls_before = self.llm.calls
         videos = sorted({s.video_id for s in items})
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             checks = dict(zip(videos, pool.map(self._check, videos), strict=True))
-            results = pool.map(lambda s: self.build_one(s, checks[s.video_id]), items)
-            for i, (record, entries) in enumerate(results, start=1):
+            results = pool.map(lambda s: self.build_one(s, checks[s.video_id], done), items)
+            for i, (records, entries) in enumerate(results, start=1):
                 for entry in entries:
                     log.write(entry)
                     if entry["status"] == "rejected":
                         stats.rejected_replies += 1
+                        if str(entry["reason"]).startswith("duplicate question"):
+                            stats.duplicate_questions += 1
                     elif entry["status"] == "dropped":
                         stats.drop(_drop_kind(str(entry["reason"])))
-                if record is not None:
+                for record in records:
                     out.write(record)
                     stats.written += 1
                 if progress is not None:

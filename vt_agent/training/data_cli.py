@@ -125,9 +125,19 @@ def add_data_parsers(subparsers: Any) -> None:
     )
     build.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N samples")
     build.add_argument(
+        "--questions-per-video",
+        type=int,
+        default=1,
+        metavar="N",
+        help=(
+            "caption-labelled sources: N distinct questions per video, each its own record with id "
+            "<sample id>#q<k> when N > 1 (default 1)"
+        ),
+    )
+    build.add_argument(
         "--resume",
         action="store_true",
-        help="append to OUT and its log, skipping samples whose id OUT already holds (after an interruption)",
+        help="append to OUT and its log, skipping records whose id OUT already holds (after an interruption)",
     )
     _llm_args(build, "llm", "text LLM that writes questions and traces", True)
     _common(build)
@@ -230,17 +240,17 @@ def run_build(args: argparse.Namespace) -> int:
     from vt_agent.training.schema import JsonlWriter, read_jsonl
 
     _check_outputs(("--out", args.out), ("--log", args.log))
+    if args.questions_per_video < 1:
+        raise ConfigError(f"--questions-per-video must be at least 1, got {args.questions_per_video}")
     samples = load_source(args.source, args.data, descriptions=args.descriptions)
     if args.limit is not None:
         samples = samples[: max(0, args.limit)]
     log_path = args.log or _with_suffix(args.out, ".build-log.jsonl")
     mode: Literal["w", "a"] = "w"
-    skipped = 0
+    done: dict[str, dict[str, Any]] = {}
     if args.resume and args.out.exists():
-        done = {str(obj.get("id")) for _, obj in read_jsonl(args.out)}
-        before = len(samples)
-        samples = [s for s in samples if s.id not in done]
-        skipped, mode = before - len(samples), "a"
+        done = {str(obj.get("id")): obj for _, obj in read_jsonl(args.out)}
+        mode = "a"
     with _llm(args.llm_base_url, args.llm_model, args.llm_api_key_env, args) as llm:
         llm.check()
         builder = DatasetBuilder(
@@ -250,9 +260,11 @@ def run_build(args: argparse.Namespace) -> int:
             max_attempts=args.max_attempts,
             workers=args.workers,
             seed=args.seed,
+            questions_per_video=args.questions_per_video,
         )
+        skipped = sum(builder.done_count(s, done) for s in samples)
         with JsonlWriter(args.out, mode) as out, JsonlWriter(log_path, mode) as log:
-            stats = builder.build(samples, out, log, progress=_progress(args, "build"))
+            stats = builder.build(samples, out, log, done=done, progress=_progress(args, "build"))
     summary = {**stats.as_dict(), "skipped_done": skipped, "out": str(args.out), "log": str(log_path)}
     print(json.dumps(summary))
     return 0

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import hmac
-import json
 import logging
 import os
 import sys
@@ -16,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mcp_server.settings import ServerSettings, load_settings
+from vt_agent.commands._backend_args import parse_options
 from vt_agent.config import BACKEND_CHOICES
 from vt_agent.errors import ConfigError, VTAgentError
 
@@ -81,20 +81,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _backend_options(items: Sequence[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip().isidentifier():
-            raise ConfigError(f"--backend-option {item!r}: write KEY=VALUE, e.g. max_model_len=32768")
-        try:
-            value: Any = json.loads(text)
-        except ValueError:
-            value = text
-        out[key.strip()] = value
-    return out
-
-
 def settings_from_args(args: argparse.Namespace, environ: Any = None) -> ServerSettings:
     explicit: dict[str, Any] = {
         "transport": args.transport,
@@ -113,7 +99,7 @@ def settings_from_args(args: argparse.Namespace, environ: Any = None) -> ServerS
         "wait_s": args.wait_s,
         "max_file_mb": args.max_file_mb,
         "token": args.token,
-        "backend_options": _backend_options(args.backend_options) or None,
+        "backend_options": parse_options(list(args.backend_options)) or None,
     }
     return load_settings(explicit, os.environ if environ is None else environ)
 

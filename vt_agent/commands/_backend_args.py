@@ -50,8 +50,8 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--backend-option must be KEY=VALUE, got {pair!r}")
+        if not sep or not key.strip().isidentifier():
+            raise ConfigError(f"--backend-option {pair!r}: write KEY=VALUE, e.g. max_model_len=32768")
         try:
             out[key.strip()] = json.loads(value)
         except json.JSONDecodeError:

@@ -16,18 +16,25 @@ from typing import Any
 from vt_agent.errors import VTAgentError
 from vt_agent.result import mmss
 
-__all__ = ["render_triage_html", "write_triage_html"]
+__all__ = ["PAGE_CSS", "render_triage_html", "write_triage_html"]
 
-_CSS = """
+# The look shared by vt-agent's HTML pages (triage and evaluation reports); each adds its own rules.
+PAGE_CSS = """
 :root { --bg:#f6f7f9; --card:#fff; --ink:#1d2330; --muted:#5b6475; --accent:#d9480f; --line:#dde1e8; }
 * { box-sizing: border-box; }
 body { margin:0; background:var(--bg); color:var(--ink); font:15px/1.5 system-ui, -apple-system, "Segoe UI",
   Roboto, sans-serif; }
-main { max-width: 1180px; margin: 0 auto; padding: 24px 28px 48px; }
+main { margin: 0 auto; padding: 24px 28px 48px; }
 h1 { font-size: 24px; margin: 0 0 4px; }
 h2 { font-size: 18px; margin: 28px 0 10px; }
 .sub { color: var(--muted); margin: 0 0 16px; }
 .banner { background:#fff4e6; border:1px solid #ffc078; padding:8px 12px; border-radius:6px; margin:12px 0; }
+"""
+
+_CSS = (
+    PAGE_CSS
+    + """
+main { max-width: 1180px; }
 .meta { display:grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap:6px 18px;
   background:var(--card); border:1px solid var(--line); border-radius:8px; padding:12px 16px; }
 .meta div span { color: var(--muted); display:block; font-size:12px; text-transform:uppercase; }
@@ -64,6 +71,7 @@ td, th { border:1px solid var(--line); padding:4px 8px; text-align:left; font-si
   font-variant-numeric: tabular-nums; }
 .none { color: var(--muted); font-style: italic; }
 """
+)
 
 _CHECK_SCRIPT = """
 window.addEventListener('load', function () {

@@ -15,6 +15,7 @@ from vt_agent.evaluation.extractors import canonical_benchmark
 from vt_agent.evaluation.metrics import CaptionScores
 from vt_agent.evaluation.published import COMPARABLE, IN_DOMAIN, IN_DOMAIN_NOTE, MODELS, PUBLISHED
 from vt_agent.evaluation.scoring import BenchmarkScore
+from vt_agent.report import PAGE_CSS
 
 __all__ = ["render_html", "render_markdown", "write_report"]
 
@@ -134,16 +135,10 @@ def render_markdown(score: BenchmarkScore, title: str | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-_CSS = """
-.warning { background:#fff4e6; border:1px solid #ffa94d; padding:8px 12px; border-radius:6px; margin:12px 0; }
-:root { --bg:#f6f7f9; --card:#fff; --ink:#1d2330; --muted:#5b6475; --accent:#d9480f; --line:#dde1e8; }
-* { box-sizing: border-box; }
-body { margin:0; background:var(--bg); color:var(--ink); font:15px/1.5 system-ui, -apple-system, "Segoe UI",
-  Roboto, sans-serif; }
-main { max-width: 1000px; margin: 0 auto; padding: 24px 28px 48px; }
-h1 { font-size: 24px; margin: 0 0 4px; }
-h2 { font-size: 18px; margin: 28px 0 10px; }
-.sub { color: var(--muted); margin: 0 0 16px; }
+_CSS = (
+    PAGE_CSS
+    + """
+main { max-width: 1000px; }
 .card { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:14px 16px; margin:12px 0; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
 th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line); }
@@ -154,6 +149,7 @@ tr.run td { font-weight: 700; color: var(--accent); }
 .bar b { display:block; height:8px; background:var(--accent); border-radius:4px; }
 .note { background:#fff4e6; border:1px solid #ffc078; padding:8px 12px; border-radius:6px; margin:8px 0; }
 """
+)
 
 
 def _esc(x: object) -> str:
@@ -170,7 +166,7 @@ def render_html(score: BenchmarkScore, title: str | None = None) -> str:
         f"<h1>{_esc(head)}</h1>",
         f'<p class="sub">Source: <code>{_esc(score.source)}</code></p>',
     ]
-    parts += [f'<p class="warning"><b>Warning:</b> {_esc(w)}</p>' for w in score.warnings]
+    parts += [f'<p class="banner"><b>Warning:</b> {_esc(w)}</p>' for w in score.warnings]
     run = {k: v for k, v in score.run.items() if v}
     if run:
         parts.append(

@@ -34,3 +34,15 @@ def test_cli_help_runs() -> None:
     out = subprocess.run([sys.executable, "-m", "vt_agent.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
     assert "vt-agent" in out.stdout
+
+
+def test_public_api_without_torch() -> None:
+    code = (
+        "import sys\n"
+        "from vt_agent import VideoReasoner, load_backend\n"
+        "from vt_agent.reasoner import VideoReasoner as R\n"
+        "assert VideoReasoner is R and callable(load_backend)\n"
+        "print(','.join(m for m in ('torch', 'transformers', 'vllm', 'av') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -34,6 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vt_agent.errors import ConfigError
 
+DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"  # an OpenAI-compatible server (`vt-agent serve`)
+
 __all__ = [
     "BACKEND_CHOICES",
     "DEFAULT_MODEL",
@@ -185,7 +187,7 @@ def _is_tiny(model: str) -> bool:
         raw = json.loads((path / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    from vt_agent.backends.transformers_backend import CPU_PARAM_LIMIT, estimate_parameters
+    from vt_agent.checkpoints import CPU_PARAM_LIMIT, estimate_parameters
 
     try:
         return estimate_parameters(_JSONConfig(raw)) <= CPU_PARAM_LIMIT
@@ -265,8 +267,6 @@ def resolve_backend(
     if name == "fake":
         return ResolvedBackend("fake", dict(config.options), [FAKE_NOTICE], reason)
     if name == "openai":
-        from vt_agent.backends.openai_backend import DEFAULT_BASE_URL
-
         opts: dict[str, Any] = {"model": config.model, "base_url": config.base_url or DEFAULT_BASE_URL}
         if config.api_key is not None:
             opts["api_key"] = config.api_key

@@ -13,6 +13,21 @@ from typing import Literal
 
 from vt_agent.result import Result, Segment
 
+__all__ = [
+    "AnswerEvent",
+    "CaptionEvent",
+    "FinishedEvent",
+    "ProgressEvent",
+    "ReasonerEvent",
+    "SegmentClosed",
+    "SegmentOpened",
+    "TextEvent",
+    "ThinkEvent",
+    "TokenEvent",
+    "TraceEvent",
+    "TraceWarning",
+]
+
 
 @dataclass(frozen=True)
 class TextEvent:

@@ -7,6 +7,17 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+__all__ = [
+    "SCHEMA_VERSION",
+    "FormatCheck",
+    "Result",
+    "SamplingRecord",
+    "Segment",
+    "Thumbnail",
+    "Timings",
+    "mmss",
+]
+
 SCHEMA_VERSION: Final = "1"
 
 

@@ -10,17 +10,9 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-import numpy as np
+from vt_agent.video.prepared import PreparedVideo
 
-from vt_agent.result import SamplingRecord
-
-
-@dataclass(frozen=True)
-class PreparedVideo:
-    """Sampled, resized frames (T, H, W, 3 uint8) and the record of how they were taken."""
-
-    frames: np.ndarray
-    record: SamplingRecord
+__all__ = ["Backend", "Delta", "GenerationRequest", "PreparedVideo"]
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ import httpx
 from vt_agent._http import backoff_delay, error_message
 from vt_agent.backends._tokens import video_order
 from vt_agent.backends.base import Delta, GenerationRequest, PreparedVideo
+from vt_agent.config import DEFAULT_BASE_URL
 from vt_agent.errors import (
     BackendError,
     BackendUnavailableError,
@@ -50,7 +51,6 @@ __all__ = [
     "media_kwargs",
 ]
 
-DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 ENCODED_CACHE_SIZE = 8  # videos whose encoded frames the backend keeps
 SERVE_HINT = "start one with `vt-agent serve --model <checkpoint>` (it prints the client settings)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from vt_agent.backends.base import PreparedVideo
+from vt_agent.video.prepared import PreparedVideo
 
 DEFAULT_LIMIT_BYTES = 512 * 1024 * 1024
 

@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from vt_agent.backends.base import PreparedVideo
 from vt_agent.errors import VideoDecodeError, WindowError
 from vt_agent.result import SamplingRecord
 from vt_agent.video import probing as _probe
 from vt_agent.video.cache import FRAMES
 from vt_agent.video.inputs import TEMPORAL_PATCH_SIZE, grid_thw, video_tokens
+from vt_agent.video.prepared import PreparedVideo
 from vt_agent.video.presets import DEFAULT_PRESET, Preset, get_preset, smart_nframes
 from vt_agent.video.resize import resize_rgb, smart_resize
 

@@ -17,7 +17,7 @@ from vt_agent.video.sampling import _Mismatch, collect
 if TYPE_CHECKING:
     from PIL import Image
 
-    from vt_agent.backends.base import PreparedVideo
+    from vt_agent.video.prepared import PreparedVideo
 
 
 def _pil() -> Any:

@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mcp_server.settings import ServerSettings, load_settings
-from vt_agent.commands._backend_args import parse_options
-from vt_agent.config import BACKEND_CHOICES
+from vt_agent.config import BACKEND_CHOICES, parse_backend_options
 from vt_agent.errors import ConfigError, VTAgentError
 
 __all__ = ["BearerTokenMiddleware", "build_parser", "http_app", "main"]
@@ -99,7 +98,7 @@ def settings_from_args(args: argparse.Namespace, environ: Any = None) -> ServerS
         "wait_s": args.wait_s,
         "max_file_mb": args.max_file_mb,
         "token": args.token,
-        "backend_options": parse_options(list(args.backend_options)) or None,
+        "backend_options": parse_backend_options(list(args.backend_options)) or None,
     }
     return load_settings(explicit, os.environ if environ is None else environ)
 

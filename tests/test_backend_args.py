@@ -6,7 +6,8 @@ import argparse
 
 import pytest
 
-from vt_agent.commands._backend_args import add_backend_arguments, backend_from_args, parse_options
+from vt_agent.commands.backend_args import add_backend_arguments, backend_from_args
+from vt_agent.config import parse_backend_options
 from vt_agent.errors import ConfigError
 
 
@@ -17,13 +18,13 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 def test_options_are_json_when_they_parse() -> None:
-    assert parse_options(["max_model_len=32768", "name=abc", "flags={\"a\": 1}"]) == {
+    assert parse_backend_options(["max_model_len=32768", "name=abc", "flags={\"a\": 1}"]) == {
         "max_model_len": 32768,
         "name": "abc",
         "flags": {"a": 1},
     }
     with pytest.raises(ConfigError, match="KEY=VALUE"):
-        parse_options(["novalue"])
+        parse_backend_options(["novalue"])
 
 
 def test_flags_win_over_environment(monkeypatch: pytest.MonkeyPatch) -> None:

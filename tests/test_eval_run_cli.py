@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from vt_agent.cli import main
+from vt_agent.commands.eval_run import add_merge_parser, add_run_parser
 from vt_agent.evaluation.records import RESULT_KEYS, read_results
-from vt_agent.evaluation.run_cli import add_merge_parser, add_run_parser
 
 ROOT = Path(__file__).resolve().parent
 EVAL = ROOT / "data" / "eval"

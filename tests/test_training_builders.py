@@ -18,6 +18,7 @@ import pytest
 import video_factory as vf
 from training_fake_llm import FakeLLMServer, caption_writer, qa_writer, user_text
 
+from vt_agent.commands.train_data import add_data_parsers
 from vt_agent.errors import BackendError, BackendUnavailableError, ConfigError
 from vt_agent.trace import check_format
 from vt_agent.training.builders import (
@@ -29,7 +30,6 @@ from vt_agent.training.builders import (
     parse_question_reply,
     parse_trace_reply,
 )
-from vt_agent.training.data_cli import add_data_parsers
 from vt_agent.training.llm import ChatLLM, LLMConfig
 from vt_agent.training.schema import JsonlWriter, RecordError, Span, read_records
 

@@ -17,10 +17,10 @@ import pytest
 from training_fake_llm import FakeLLMServer, overlap_judge, qa_trace, user_text
 
 from vt_agent.backends.fake_backend import FakeBackend
+from vt_agent.commands.train_data import add_data_parsers
 from vt_agent.errors import ConfigError
 from vt_agent.training.builders import TraceWriter
 from vt_agent.training.curation import BackendJudge, Curator, LLMJudge, evidence_lines, judge_prompt
-from vt_agent.training.data_cli import add_data_parsers
 from vt_agent.training.llm import ChatLLM, LLMConfig
 from vt_agent.training.schema import JsonlWriter, TrainRecord, read_records, write_records
 

@@ -25,7 +25,7 @@ with :class:`ConfigError` (Video-Thinker-7B needs ~16 GB in bf16 and minutes per
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -45,6 +45,7 @@ __all__ = [
     "ResolvedBackend",
     "make_config",
     "merge_settings",
+    "parse_backend_options",
     "resolve_backend",
     "settings_from_env",
 ]
@@ -133,6 +134,24 @@ def settings_from_env(environ: Mapping[str, str]) -> dict[str, str]:
         raise ConfigError(
             f"VT_AGENT_BACKEND={out['backend']!r} is not a backend: use one of {', '.join(BACKEND_CHOICES)}"
         )
+    return out
+
+
+def parse_backend_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings as backend keyword options (VALUE read as JSON when it parses, else text).
+
+    The one parser of ``--backend-option`` for ``vt-agent`` and ``vt-agent-mcp``: a pair without
+    ``=`` or whose KEY is not an identifier raises :class:`ConfigError`.
+    """
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ConfigError(f"--backend-option {pair!r}: write KEY=VALUE, e.g. max_model_len=32768")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
     return out
 
 

@@ -1,6 +1,6 @@
 """``vt-agent eval``: run benchmarks, score prediction files, write reports.
 
-Subcommands: ``run`` and ``merge`` (see :mod:`vt_agent.evaluation.run_cli`), ``score`` (a
+Subcommands: ``run`` and ``merge`` (see :mod:`vt_agent.commands.eval_run`), ``score`` (a
 prediction file in a benchmark's official format) and ``report`` (a ``results.jsonl`` of
 ``eval run``, as Markdown and/or HTML). See docs/evaluation.md.
 """
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vt_agent.commands._paths import check_input_file, check_output_file
+from vt_agent.commands.paths import check_input_file, check_output_file
 
 SCORE_EPILOG = """examples:
   vt-agent eval score activitynet-qa --predictions pred_val_example.json --answers val_a.json
@@ -37,14 +37,10 @@ def register(subparsers: Any) -> None:
         description="Evaluate a backend on the paper's benchmarks with their official scorers.",
     )
     sub = parser.add_subparsers(dest="eval_command", metavar="SUBCOMMAND")
-    try:
-        from vt_agent.evaluation.run_cli import add_merge_parser, add_run_parser
-    except ImportError as exc:  # the runner ships separately; score/report work without it
-        if not (exc.name or "").startswith("vt_agent.evaluation"):
-            raise
-    else:
-        add_run_parser(sub)
-        add_merge_parser(sub)
+    from vt_agent.commands.eval_run import add_merge_parser, add_run_parser
+
+    add_run_parser(sub)
+    add_merge_parser(sub)
 
     score = sub.add_parser(
         "score",

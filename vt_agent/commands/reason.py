@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vt_agent.commands._backend_args import add_backend_arguments, backend_from_args
-from vt_agent.commands._paths import check_output_dir
+from vt_agent.commands.backend_args import add_backend_arguments, backend_from_args
+from vt_agent.commands.paths import check_output_dir
 from vt_agent.errors import BackendError, ConfigError
 from vt_agent.result import Result
 

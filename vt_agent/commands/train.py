@@ -2,7 +2,7 @@
 
 ``sft`` and ``grpo`` run the recipe of PROTOCOL.md §7 from a YAML config
 (:mod:`vt_agent.training.train_config`); ``build`` and ``curate`` (from
-:mod:`vt_agent.training.data_cli`) make the training records. Multi-GPU and multi-node runs go
+:mod:`vt_agent.commands.train_data`) make the training records. Multi-GPU and multi-node runs go
 through accelerate: ``accelerate launch --config_file examples/configs/accelerate/zero2.yaml
 -m vt_agent.cli train grpo --config ...``.
 """
@@ -48,13 +48,9 @@ def register(subparsers: Any) -> None:
         )
         p.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
         p.set_defaults(func=_run, kind=kind)
-    try:
-        from vt_agent.training.data_cli import add_data_parsers
-    except ModuleNotFoundError as exc:
-        if exc.name != "vt_agent.training.data_cli":
-            raise
-    else:
-        add_data_parsers(sub)
+    from vt_agent.commands.train_data import add_data_parsers
+
+    add_data_parsers(sub)
     parser.set_defaults(func=lambda args: _no_step(parser))
 
 

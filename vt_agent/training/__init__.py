@@ -6,8 +6,9 @@ dependencies inside the functions that need them. Modules:
 * :mod:`vt_agent.training.schema`: the training record (``TrainRecord``) and JSONL read/write;
 * :mod:`vt_agent.training.llm`: a client for a text LLM behind an OpenAI-compatible endpoint;
 * :mod:`vt_agent.training.builders`: records from caption-labelled and QA-labelled sources;
-* :mod:`vt_agent.training.curation`: hindsight curation with a decision log;
-* :mod:`vt_agent.training.data_cli`: ``vt-agent train build`` and ``vt-agent train curate``.
+* :mod:`vt_agent.training.curation`: hindsight curation with a decision log.
+
+``vt-agent train build`` and ``vt-agent train curate`` live in :mod:`vt_agent.commands.train_data`.
 """
 
 from vt_agent.training.schema import RecordError, Span, TrainRecord, read_records, write_records

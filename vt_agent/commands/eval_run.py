@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vt_agent.commands._backend_args import add_backend_arguments, backend_from_args
-from vt_agent.commands._paths import check_input_file, check_output_file
+from vt_agent.commands.backend_args import add_backend_arguments, backend_from_args
+from vt_agent.commands.paths import check_input_file, check_output_file
 from vt_agent.errors import ConfigError
 
 __all__ = ["add_merge_parser", "add_run_parser", "merge_command", "run_command"]

@@ -7,17 +7,15 @@ One resolution everywhere: explicit flags, then ``VT_AGENT_BACKEND`` / ``VT_AGEN
 from __future__ import annotations
 
 import argparse
-import json
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from vt_agent.config import BACKEND_CHOICES
-from vt_agent.errors import ConfigError
+from vt_agent.config import BACKEND_CHOICES, merge_settings, parse_backend_options
 
 if TYPE_CHECKING:
     from vt_agent.backends.base import Backend
 
-__all__ = ["add_backend_arguments", "backend_from_args", "parse_options"]
+__all__ = ["add_backend_arguments", "backend_from_args"]
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,24 +43,9 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` strings as keyword options (JSON values when they parse)."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip().isidentifier():
-            raise ConfigError(f"--backend-option {pair!r}: write KEY=VALUE, e.g. max_model_len=32768")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
-
-
 def backend_from_args(args: argparse.Namespace) -> tuple[Backend, list[str]]:
     """The backend the flags and ``VT_AGENT_*`` variables choose, with its notices."""
     from vt_agent.backends import backend_from_config
-    from vt_agent.config import merge_settings
 
     explicit = {
         "backend": args.backend,
@@ -71,6 +54,6 @@ def backend_from_args(args: argparse.Namespace) -> tuple[Backend, list[str]]:
         "device": args.device,
         "dtype": args.dtype,
         "force_cpu_7b": args.force_cpu_7b or None,
-        "options": parse_options(args.backend_option) or None,
+        "options": parse_backend_options(args.backend_option) or None,
     }
     return backend_from_config(merge_settings(explicit, os.environ))

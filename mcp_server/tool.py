@@ -1,0 +1,235 @@
+"""The ``video_reason`` handler: check the arguments, run the job, wait, hand out or collect results.
+
+Each call becomes a job (:mod:`mcp_server.jobs`) bounded by a capacity limiter
+(``max_concurrency``) and a per-call timeout; a call that does not finish within ``wait_s``
+returns a ``job_id`` to poll with. Every refused or failed call raises ``ToolError`` with a
+message that tells the calling model what to do (:func:`mcp_server.output.error_text`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from mcp_server.inputs import ToolArgs
+from mcp_server.jobs import Job, JobsFullError, JobStore, Update
+from mcp_server.output import cancelled_result, error_text, progress_of, status_result, tool_result
+from mcp_server.security import PathPolicy, check_url, download, is_url, parse_file_uri
+from mcp_server.settings import ServerSettings
+from vt_agent.errors import PathNotAllowedError, VTAgentError
+from vt_agent.result import Result
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import Context
+    from mcp_types import CallToolResult
+
+    from vt_agent.reasoner import VideoReasoner
+
+__all__ = ["AppState", "VideoReasonTool"]
+
+logger = logging.getLogger("mcp_server")
+
+Forward = Callable[[Update], Awaitable[None]]
+
+
+@dataclass
+class AppState:
+    """What the lifespan builds once: settings, the reasoner (its backend) and the job store."""
+
+    settings: ServerSettings
+    reasoner: VideoReasoner
+    jobs: JobStore[Result]
+    limiter: anyio.CapacityLimiter
+    notices: list[str]
+
+
+def _tool_error(message: str) -> Exception:
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    return ToolError(message)
+
+
+class VideoReasonTool:
+    """The tool's behaviour for one server (``settings`` and the preset names)."""
+
+    def __init__(self, settings: ServerSettings, presets: Sequence[str]) -> None:
+        self.cfg = settings
+        self.presets = list(presets)
+
+    async def __call__(self, ctx: Context[Any, Any], args: ToolArgs) -> CallToolResult:
+        state: AppState = ctx.request_context.lifespan_context
+        wait = self.cfg.wait_s if args.wait_s is None else args.wait_s
+
+        async def forward(update: Update) -> None:
+            with contextlib.suppress(Exception):
+                await ctx.report_progress(update.progress, 100.0, update.message)
+
+        if args.job_id is not None:
+            if args.videos or args.question or args.options:
+                raise _tool_error(
+                    "Pass job_id alone (no videos, question or options) to get a running job's result."
+                )
+            return await self._poll(state, args.job_id, wait, args.cancel, forward)
+        self._check(args)
+        return await self._start(state, args, wait, forward)
+
+    def _check(self, args: ToolArgs) -> None:
+        if args.cancel:
+            raise _tool_error("cancel needs the job_id of the job to stop.")
+        if not args.videos:
+            raise _tool_error("Give at least one video: videos=['/absolute/path/to/clip.mp4'].")
+        if args.question is None or not args.question.strip():
+            raise _tool_error("Give the question to answer about the video(s) in 'question'.")
+        if args.preset is not None and args.preset not in self.presets:
+            raise _tool_error(
+                f"Unknown preset {args.preset!r}: use one of {', '.join(self.presets)} (or omit it)."
+            )
+        if args.options is not None and any(not o.strip() for o in args.options):
+            raise _tool_error("An answer option is empty: give the text of every option, or omit options.")
+
+    async def _start(self, state: AppState, args: ToolArgs, wait: float, forward: Forward) -> CallToolResult:
+        cfg = self.cfg
+        assert args.videos is not None and args.question is not None  # checked in _check
+        policy = PathPolicy(tuple(cfg.roots()), cfg.max_file_bytes, _client_root_paths(args.roots))
+        local: list[str] = []
+        urls: list[tuple[int, str]] = []
+        for i, item in enumerate(args.videos):
+            try:
+                if is_url(item):
+                    urls.append((i, check_url(item.strip(), cfg.allow_url_hosts)))
+                    local.append("")
+                else:
+                    local.append(str(policy.check(item.strip())))
+            except VTAgentError as exc:
+                raise _tool_error(error_text(exc, cfg.timeout_s)) from None
+
+        question = args.question.strip()
+        options = [o.strip() for o in args.options] if args.options else None
+        preset = args.preset or cfg.preset
+        thumbnails = args.thumbnails
+
+        async def work(job: Job[Result]) -> Result:
+            tmp: Path | None = None
+            try:
+                if urls:
+                    tmp = Path(tempfile.mkdtemp(prefix="vt-agent-mcp-"))
+                    for i, url in urls:
+                        job.report(1.0, f"downloading video {i + 1}")
+                        suffix = Path(url.split("?", 1)[0]).suffix[:8] or ".mp4"
+                        local[i] = str(await download(url, tmp / f"video{i}{suffix}", cfg.max_file_bytes))
+                return await _run(state, job, local, question, options, preset, thumbnails)
+            finally:
+                if tmp is not None:
+                    shutil.rmtree(tmp, ignore_errors=True)
+
+        try:
+            job = state.jobs.start(work)
+        except JobsFullError as exc:
+            raise _tool_error(
+                f"The server is busy ({exc}). Wait a minute and retry, or poll the jobs you already started."
+            ) from None
+        ahead = state.jobs.running() - 1
+        job.report(0.0, f"queued ({ahead} ahead)" if ahead >= cfg.max_concurrency else "starting")
+        logger.info("job %s: %d video(s), preset %s", job.id, len(args.videos), preset)
+        try:
+            finished = await job.wait(wait, forward)
+        except BaseException:
+            # The caller went away (cancelled): stop its job, which closes the generation.
+            job.cancel()
+            state.jobs.forget(job.id)
+            logger.info("job %s cancelled by the client", job.id)
+            raise
+        if not finished:
+            job.handed_out = True
+            logger.info("job %s still running after %.1f s: handle returned", job.id, wait)
+            return status_result(job, wait_s=max(wait, cfg.wait_s))
+        return self._finish(state, job)
+
+    async def _poll(
+        self, state: AppState, job_id: str, wait: float, cancel: bool, forward: Forward
+    ) -> CallToolResult:
+        job = state.jobs.get(job_id)
+        if job is None:
+            raise _tool_error(
+                f"No job {job_id} on this server: it finished and was collected more than "
+                f"{self.cfg.job_ttl_s:.0f} s ago, was cancelled, or the server restarted. Ask the question again."
+            )
+        if cancel:
+            job.cancel()
+            state.jobs.forget(job_id)
+            return cancelled_result(job)
+        if not await job.wait(wait, forward):
+            return status_result(job, wait_s=max(wait, self.cfg.wait_s))
+        return self._finish(state, job)
+
+    def _finish(self, state: AppState, job: Job[Result]) -> CallToolResult:
+        state.jobs.forget(job.id)
+        if job.status == "cancelled":
+            raise _tool_error(
+                "The job was cancelled before it finished. Ask again if you still need the answer."
+            )
+        if job.error is not None:
+            exc = job.error
+            if isinstance(exc, VTAgentError | TimeoutError):
+                logger.info("job %s failed: %s", job.id, exc)
+            else:
+                logger.error("job %s crashed", job.id, exc_info=(type(exc), exc, exc.__traceback__))
+            raise _tool_error(error_text(exc, self.cfg.timeout_s))
+        assert job.result is not None  # done without error means a result
+        logger.info("job %s done in %.2f s: answer %s", job.id, job.elapsed_s, job.result.answer)
+        return tool_result(job.result, elapsed_s=job.elapsed_s)
+
+
+def _client_root_paths(roots: Any) -> tuple[Path, ...] | None:
+    """Local paths of the client's ``file://`` roots; None when it sent none."""
+    if roots is None:
+        return None
+    out: list[Path] = []
+    for root in getattr(roots, "roots", []) or []:
+        uri = str(root.uri)
+        if uri.lower().startswith("file:"):
+            with contextlib.suppress(PathNotAllowedError):
+                out.append(parse_file_uri(uri))
+    return tuple(out)
+
+
+async def _run(
+    state: AppState,
+    job: Job[Result],
+    paths: Sequence[str],
+    question: str,
+    options: list[str] | None,
+    preset: str,
+    thumbnails: int,
+) -> Result:
+    """One reasoner call, limited by the server's capacity and timeout, reporting into ``job``."""
+    from vt_agent.events import FinishedEvent, SegmentClosed
+
+    with anyio.fail_after(state.settings.timeout_s):
+        async with state.limiter:
+            job.status = "running"
+            result: Result | None = None
+            segments = 0
+            stream = state.reasoner.astream(
+                list(paths), question, options, preset=preset, thumbnails=thumbnails
+            )
+            async with contextlib.aclosing(stream):  # type: ignore[type-var]
+                async for event in stream:
+                    if isinstance(event, SegmentClosed):
+                        segments += 1
+                    step = progress_of(event, segments)
+                    if step is not None:
+                        job.report(*step)
+                    if isinstance(event, FinishedEvent):
+                        result = event.result
+    if result is None:
+        raise VTAgentError("the reasoner ended without a result")
+    return result

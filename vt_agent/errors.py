@@ -15,7 +15,8 @@ message names the thing that is wrong and what to do about it::
     └── BackendError                the model backend failed
         ├── BackendUnavailableError  not installed, not reachable, model missing
         ├── ContextLengthError      frames + prompt + max tokens exceed the context
-        └── GenerationCancelled     generation stopped on request
+        ├── GenerationCancelled     generation stopped on request
+        └── NoResultError           a reasoner's event stream ended without its Result
 """
 
 from __future__ import annotations
@@ -90,3 +91,7 @@ class ContextLengthError(BackendError, ValueError):
 
 class GenerationCancelled(BackendError):
     """Generation was cancelled by the caller."""
+
+
+class NoResultError(BackendError):
+    """A reasoner's event stream ended without its final Result (see :func:`vt_agent.runs.drain`)."""

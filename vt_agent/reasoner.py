@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import math
 import os
 import re
 import time
@@ -40,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vt_agent.backends.base import Backend, GenerationRequest, PreparedVideo
-from vt_agent.errors import BackendError, ConfigError, VTAgentError
+from vt_agent.errors import ConfigError, VTAgentError
 from vt_agent.events import (
     FinishedEvent,
     ProgressEvent,
@@ -52,7 +53,7 @@ from vt_agent.events import (
 )
 from vt_agent.result import Result, SamplingRecord, Segment, Timings, mmss
 
-__all__ = ["DEFAULT_PRESET", "VideoReasoner", "assign_video"]
+__all__ = ["DEFAULT_PRESET", "VideoReasoner", "assign_video", "check_window", "seen_span"]
 
 DEFAULT_PRESET = "video-thinker-16f"
 VideoPaths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
@@ -75,20 +76,36 @@ def _paths(videos: VideoPaths) -> list[str]:
     return out
 
 
-def _window(window: tuple[float, float] | Sequence[float] | None) -> tuple[float, float] | None:
+def check_window(
+    window: tuple[float, float] | Sequence[float] | None, *, names: tuple[str, str] = ("start", "end")
+) -> tuple[float, float] | None:
+    """``window`` as ``(start_s, end_s)`` floats, or None; the one window rule: 0 <= start < end, finite.
+
+    ``names`` names the two bounds in messages (a command line passes its flags, e.g. ``--start``).
+    Whether the window lies inside the clip is checked when the video is sampled (WindowError).
+    """
     if window is None:
         return None
     try:
         start, end = (float(x) for x in window)
     except (TypeError, ValueError):
         raise ConfigError(f"window must be (start_s, end_s) in seconds, got {window!r}") from None
+    first, last = names
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise ConfigError(
+            f"window bounds must be finite numbers of seconds, got {first} {start} and {last} {end}"
+        )
+    if start < 0:
+        raise ConfigError(f"the window must start at 0 s or later: {first} is {start:g}")
     if not end > start:
-        raise ConfigError(f"window must end after it starts, got {start:g}-{end:g} s")
+        raise ConfigError(
+            f"the window must end after it starts: {last} ({end:g}) is not after {first} ({start:g})"
+        )
     return start, end
 
 
-def _span(record: SamplingRecord) -> tuple[float, float]:
-    """(global start, length) of what the model saw of this video."""
+def seen_span(record: SamplingRecord) -> tuple[float, float]:
+    """(global start, length) of what the model saw of this video: its window, else the whole clip."""
     if record.window is not None:
         return record.window[0], record.window[1] - record.window[0]
     return 0.0, record.duration_s
@@ -117,7 +134,7 @@ def assign_video(segment: Segment, previous: int, records: Sequence[SamplingReco
     if segment.time_text:
         from vt_agent.trace import UnreadableSpanError, read_span
 
-        start, length = _span(records[video])
+        start, length = seen_span(records[video])
         try:
             reading = read_span(_VIDEO_LABEL_RE.sub("", segment.time_text), length, start)
         except UnreadableSpanError:
@@ -216,7 +233,7 @@ class VideoReasoner:
     ) -> list[PreparedVideo]:
         """Sample every video (in a worker thread, in order); cached by file, preset and window."""
         out = []
-        async for item in self._prepare_iter(_paths(videos), preset or self.preset, _window(window)):
+        async for item in self._prepare_iter(_paths(videos), preset or self.preset, check_window(window)):
             if isinstance(item, PreparedVideo):
                 out.append(item)
         return out
@@ -268,14 +285,34 @@ class VideoReasoner:
         task = asyncio.ensure_future(load(progress=report) if takes_progress else load())
         return _Loading(task, queue)
 
-    def _semaphore(self) -> asyncio.Semaphore | None:
+    async def load(self) -> None:
+        """Load a lazily loading backend's weights now (no-op when loaded or nothing to load).
+
+        :meth:`astream` loads on first use while the frames decode; call this first when several
+        questions start at once, so that the weights load once.
+        """
+        loading = self._start_load()
+        if loading is None:
+            return
+        try:
+            await loading.task
+        finally:
+            if not loading.task.done():
+                loading.task.cancel()
+        self._loaded_once = True
+
+    @contextlib.asynccontextmanager
+    async def generation_slot(self) -> AsyncIterator[None]:
+        """Hold one of the reasoner's ``concurrency`` generation slots (no limit when None)."""
         if self.concurrency is None:
-            return None
+            yield
+            return
         loop = asyncio.get_running_loop()
         sem = self._semaphores.get(loop)
         if sem is None:
             sem = self._semaphores[loop] = asyncio.Semaphore(self.concurrency)
-        return sem
+        async with sem:
+            yield
 
     # ------------------------------------------------------------------ the stream
 
@@ -294,7 +331,7 @@ class VideoReasoner:
         from vt_agent.prompts import build_messages, build_question, format_options
 
         paths = _paths(videos)
-        win = _window(window)
+        win = check_window(window)
         n_thumbs = self.thumbnails if thumbnails is None else _check_thumbnails(thumbnails)
         limit = self.max_tokens if max_tokens is None else max_tokens
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
@@ -342,9 +379,9 @@ class VideoReasoner:
         from vt_agent.trace import TraceParser
 
         multi = len(records) > 1
-        start, length = _span(records[0])
+        start, length = seen_span(records[0])
         if multi:  # clamp to the longest for now; assign_video clamps each segment to its video
-            length = max(_span(r)[1] for r in records)
+            length = max(seen_span(r)[1] for r in records)
         parser = TraceParser(duration_s=length, window_start_s=start, video=0)
         current = 0
         segments: list[Segment] = []
@@ -372,10 +409,7 @@ class VideoReasoner:
         parts: list[str] = []
         finish: str | None = None
         first_token_s: float | None = None
-        sem = self._semaphore()
-        if sem is not None:
-            await sem.acquire()
-        try:
+        async with self.generation_slot():
             model = f" ({self.backend.model})" if self.backend.model else " (the server's model)"
             yield ProgressEvent("generate", f"generating with {self.backend.name}{model}", None)
             stream = self.backend.stream(request)
@@ -394,9 +428,6 @@ class VideoReasoner:
                 aclose = getattr(stream, "aclose", None)
                 if aclose is not None:
                     await aclose()
-        finally:
-            if sem is not None:
-                sem.release()
         gen_end = time.perf_counter()
         for ev in parser.close():
             yield restamp(ev)
@@ -486,25 +517,19 @@ class VideoReasoner:
         max_tokens: int | None = None,
     ) -> Result:
         """Run one question to the end and return its Result."""
-        stream = self.astream(
-            videos,
-            question,
-            options,
-            window=window,
-            preset=preset,
-            thumbnails=thumbnails,
-            max_tokens=max_tokens,
+        from vt_agent.runs import drain
+
+        return await drain(
+            self.astream(
+                videos,
+                question,
+                options,
+                window=window,
+                preset=preset,
+                thumbnails=thumbnails,
+                max_tokens=max_tokens,
+            )
         )
-        result: Result | None = None
-        try:
-            async for event in stream:
-                if isinstance(event, FinishedEvent):
-                    result = event.result
-        finally:
-            await stream.aclose()
-        if result is None:  # pragma: no cover - astream always ends with FinishedEvent or raises
-            raise BackendError("the reasoner stream ended without a result")
-        return result
 
     def reason(
         self,

@@ -147,3 +147,67 @@ def test_renders_in_headless_chromium(vtest: Path, tmp_path: Path) -> None:
         return (1 + sum(1 for a, b in itertools.pairwise(xs) if b - a > 20)) if xs else 0
 
     assert max(clusters(y) for y in {y for _, y in accent}) == 3
+
+
+def test_ticks_fall_on_round_times() -> None:
+    from vt_agent.report import tick_times
+
+    assert tick_times(5.28) == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert tick_times(79.5) == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0]
+    assert tick_times(250.0) == [30.0 * k for k in range(9)]
+    assert tick_times(3 * 3600.0) == [1800.0 * k for k in range(7)]
+    for duration in (0.7, 12.0, 59.9, 61.0, 600.0, 5000.0, 86400.0 * 30):
+        ticks = tick_times(duration)
+        assert len(ticks) <= 11 and ticks[0] == 0.0 and ticks[-1] <= duration
+        step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+        assert step in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600) or step % 86400 == 0
+
+
+def test_axis_labels_and_duration_agree_with_the_spans(vtest: Path) -> None:
+    report = make_report(vtest)
+    page = render_triage_html(report, thumbnails=False)
+    axis = re.search(r'<div class="axis" id="axis">(.*?)</div>', page)
+    assert axis is not None
+    labels = re.findall(r">([0-9:]+)</span>", axis.group(1))
+    assert labels == ["00:00", "00:10", "00:20", "00:30", "00:40", "00:50", "01:00", "01:10"]
+    assert f"left:{100 * 10 / 79.5:.3f}%" in axis.group(1)
+    # 79.5 s is shown as 01:19.5, as the last window ends, not rounded up to 01:20
+    assert "01:19.5 (79.5 s)" in page and "–01:19.5</td>" in page
+    # a span past the probed duration stretches the timeline instead of leaving it
+    report["windows"][-1]["segments"].append(
+        {"index": 9, "start_s": 80.0, "end_s": 81.0, "time_text": "", "caption": "late", "think": ""}
+    )
+    assert "01:21 (81.0 s)" in render_triage_html(report, thumbnails=False)
+
+
+def test_windows_without_an_answer_say_why(vtest: Path) -> None:
+    report = make_report(vtest)
+    w = report["windows"]
+    w[0].update(answer=None, warnings=["the output was cut off at max tokens (1024): the trace is incomplete"])
+    w[1].update(answer=None, answer_text=None, warnings=[])
+    w[2].update(answer=None, answer_text="maybe", warnings=[])
+    w[3].update(answer=None, error="cannot decode the window", segments=[])
+    w[4].update(answer="A", answer_text=None)  # letter read by the fallback rules
+    page = render_triage_html(report, thumbnails=False)
+    assert "no answer: cut off at the token limit before an answer" in page
+    assert "no answer: no &lt;answer&gt; tag, and no letter in the text" in page
+    assert "no answer: the &lt;answer&gt; tag holds no option letter" in page
+    assert "<td>error</td><td>cannot decode the window</td>" in page
+    assert "yes (no &lt;answer&gt; tag: fallback rules)" in page
+    assert 'id="fallback-banner">1 window(s) without an &lt;answer&gt; tag' in page
+    assert page.count('class="win miss') == 3 and page.count('class="win err') == 1
+
+
+def test_random_weight_banner(vtest: Path, tmp_path: Path) -> None:
+    from vt_agent.tiny import MARKER, TINY_VERSION
+
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    (tiny / MARKER).write_text(f'{{"version": "{TINY_VERSION}"}}', encoding="utf-8")
+    report = make_report(vtest)
+    report.update(backend="transformers", model=str(tiny), scripted=False)
+    page = render_triage_html(report, thumbnails=False)
+    assert 'class="banner noise" id="source-banner"><b>Random weights:</b>' in page
+    assert "Scripted output" not in page
+    report["model"] = str(tmp_path)  # a directory without the marker: a real model, no banner
+    assert 'id="source-banner"' not in render_triage_html(report, thumbnails=False)

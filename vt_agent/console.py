@@ -128,15 +128,21 @@ def summary(result: Result, *, color: bool = False) -> str:
     """A short human-readable report of ``result``."""
     s = Style(color)
     lines: list[str] = []
-    if result.scripted:
+    if result.source == "scripted":
         lines.append(s.yellow("(scripted fake backend: hand-written trace, not a model's answer)"))
+    elif result.source == "random weights":
+        lines.append(s.red("(random weights: this model's output is noise, not Video-Thinker)"))
     lines.append(f"Question: {result.question}")
     for opt in result.options:
         lines.append(f"  {opt}")
     chosen = next((o for o in result.options if result.answer and o.startswith(result.answer + ".")), None)
     answer = chosen or result.answer or "none found"
-    if result.answer is not None and result.answer_text is None:
+    if result.answer_fallback or (result.answer is not None and result.answer_text is None):
         answer += " (no <answer> tag: read by the fallback rules)"
+    if result.answer is not None and result.source == "random weights":
+        answer += " (a random-weight model picked it: noise, not a prediction)"
+    elif result.answer is not None and result.source == "scripted":
+        answer += " (scripted: a hand-written trace picked it)"
     lines.append(s.bold(s.green(f"Answer: {answer}")))
     multi = len(result.videos) > 1
     if result.segments:
@@ -170,5 +176,5 @@ def summary(result: Result, *, color: bool = False) -> str:
         )
     if result.thumbnails:
         lines.append(s.dim(f"Thumbnails: {len(result.thumbnails)} JPEG(s) in the JSON output (--json)"))
-    lines.append(s.dim(f"Backend: {result.backend} ({result.model})"))
+    lines.append(s.dim(f"Backend: {result.backend} ({result.model}), answer source: {result.source}"))
     return "\n".join(lines)

@@ -51,7 +51,7 @@ from vt_agent.events import (
     TokenEvent,
     TraceEvent,
 )
-from vt_agent.result import Result, SamplingRecord, Segment, Timings, mmss
+from vt_agent.result import Result, SamplingRecord, Segment, Timings, answer_source, mmss
 
 __all__ = ["DEFAULT_PRESET", "VideoReasoner", "assign_video", "check_window", "seen_span"]
 
@@ -478,7 +478,7 @@ class VideoReasoner:
         answer = answer_letter(trace) if trace.strip() else None
         if parser.answer_text is None and answer is not None:
             warnings.append(
-                f"no <answer> tag: the letter {answer} comes from the fallback rules of PROTOCOL §5"
+                f"no <answer> tag: the letter {answer} was read from the text by the fallback rules"
             )
         elif parser.answer_text is not None and answer is None:
             warnings.append(f"the <answer> tag holds no option letter: {parser.answer_text!r}")
@@ -501,6 +501,8 @@ class VideoReasoner:
             backend=self.backend.name,
             model=self.backend.model,
             scripted=bool(self.backend.scripted),
+            source=answer_source(self.backend.model, scripted=bool(self.backend.scripted)),
+            answer_fallback=parser.answer_text is None and answer is not None,
         )
 
     # ------------------------------------------------------------------ conveniences

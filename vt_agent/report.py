@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vt_agent.errors import VTAgentError
-from vt_agent.result import mmss
+from vt_agent.result import FALLBACK_NOTE, SOURCE_NOTES, has_random_weights, mmss
 
 __all__ = ["PAGE_CSS", "render_triage_html", "write_triage_html"]
 
@@ -43,14 +43,17 @@ main { max-width: 1180px; }
 .timeline .win { position:absolute; top:0; height:7px; background:#e3e7ed; border-left:1px solid #aab2bf; border-right:1px solid #aab2bf; }
 .timeline .win.odd { top:7px; }
 .timeline .win.yes { background:#ffe8cc; }
-.timeline .win.err { background:#ffe3e3; }
+.timeline .win.err { background:#ffa8a8; }
+.timeline .win.miss { background:repeating-linear-gradient(45deg,#e3e7ed 0 4px,#adb5bd 4px 6px); }
 .timeline .hit { position:absolute; top:18px; height:40px; min-width:6px; background:var(--accent);
   border-radius:4px; color:#fff; font-size:12px; font-weight:600; text-align:center; line-height:40px;
   text-decoration:none; }
-.axis { position:relative; height:18px; color:var(--muted); font-size:12px; }
-.axis span { position:absolute; transform:translateX(-50%); }
-.axis span:first-child { transform:none; }
-.axis span:last-child { transform:translateX(-100%); }
+.axis { position:relative; height:22px; color:var(--muted); font-size:12px; margin-bottom:4px; }
+.axis span { position:absolute; top:5px; transform:translateX(-50%); white-space:nowrap; }
+.axis span::before { content:""; position:absolute; left:50%; top:-5px; height:4px; border-left:1px solid #aab2bf; }
+.axis span.first { transform:none; } .axis span.first::before { left:0; }
+.axis span.last { transform:translateX(-100%); } .axis span.last::before { left:auto; right:0; }
+.banner.noise { background:#ffe3e3; border-color:#ff8787; }
 .card { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:14px 16px;
   margin: 12px 0; }
 .card h3 { margin:0 0 6px; font-size:16px; }
@@ -120,15 +123,53 @@ def _thumb_times(finding: Mapping[str, Any], limit: int) -> list[float]:
     return times
 
 
+# Tick spacings a reader counts in: 1 s ... 10 s, 30 s, 1 min ... 1 h ...
+_TICK_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+MAX_TICKS = 10
+
+
+def tick_times(duration: float, max_ticks: int = MAX_TICKS) -> list[float]:
+    """Round times for the axis of a ``duration``-second timeline: the smallest step of
+    :data:`_TICK_STEPS` that gives at most ``max_ticks`` intervals, from 0 to the duration."""
+    if not duration > 0:
+        return [0.0]
+    step = next((t for t in _TICK_STEPS if duration / t <= max_ticks), None)
+    if step is None:  # longer than the steps go: whole days
+        step = 86400 * int(duration // (86400 * max_ticks) + 1)
+    return [float(k * step) for k in range(int(duration // step) + 1)]
+
+
+def timeline_end(report: Mapping[str, Any]) -> float:
+    """The length the page shows: the probed duration, stretched to cover every window and span."""
+    info = report.get("info", {})
+    ends = [float(info.get("duration_s") or 0.0)]
+    ends += [float(w["end_s"]) for w in report.get("windows", [])]
+    ends += [float(f["end_s"]) for f in report.get("findings", [])]
+    for w in report.get("windows", []):
+        ends += [float(seg["end_s"]) for seg in w.get("segments", []) if seg.get("end_s") is not None]
+    return max(ends)
+
+
+def _clock(seconds: float) -> str:
+    """``MM:SS`` with tenths when the time is not whole (a duration of 79.5 s is 01:19.5, not 01:20)."""
+    whole = int(seconds)
+    tenths = round((seconds - whole) * 10)
+    if tenths == 10:
+        whole, tenths = whole + 1, 0
+    return mmss(whole) + (f".{tenths}" if tenths else "")
+
+
 def _timeline(report: Mapping[str, Any], duration: float) -> str:
     parts = ['<div class="timeline" id="timeline">']
     for w in report.get("windows", []):
-        cls = "win err" if w.get("error") else ("win yes" if w.get("answer") == "A" else "win")
+        reason = no_answer_reason(w)
+        cls = "win err" if reason == "error" else ("win miss" if reason else "win")
+        cls += " yes" if w.get("answer") == "A" else ""
         cls += " odd" if w["index"] % 2 else ""
         left, right = _pct(w["start_s"], duration), _pct(w["end_s"], duration)
         parts.append(
             f'<div class="{cls}" style="left:{left:.3f}%;width:{max(0.2, right - left):.3f}%" '
-            f'title="window {w["index"] + 1}: {mmss(w["start_s"])}-{mmss(w["end_s"])}, '
+            f'title="window {w["index"] + 1}: {_clock(w["start_s"])}-{_clock(w["end_s"])}, '
             f'{_e(_answer_word(w))}"></div>'
         )
     for f in report.get("findings", []):
@@ -138,12 +179,12 @@ def _timeline(report: Mapping[str, Any], duration: float) -> str:
             f'title="#{f["rank"]} {f["start"]}-{f["end"]} (confidence {f["confidence"]:.2f})">{f["rank"]}</a>'
         )
     parts.append("</div>")
-    ticks = 6
-    axis = "".join(
-        f'<span style="left:{100 * k / ticks:.3f}%">{mmss(duration * k / ticks)}</span>'
-        for k in range(ticks + 1)
-    )
-    parts.append(f'<div class="axis">{axis}</div>')
+    ticks = tick_times(duration)
+    spans = []
+    for k, t in enumerate(ticks):
+        cls = ' class="first"' if k == 0 else (' class="last"' if _pct(t, duration) > 97 else "")
+        spans.append(f'<span{cls} style="left:{_pct(t, duration):.3f}%">{mmss(t)}</span>')
+    parts.append(f'<div class="axis" id="axis">{"".join(spans)}</div>')
     return "".join(parts)
 
 
@@ -152,10 +193,78 @@ def _spans_text(w: Mapping[str, Any]) -> str:
     return "; ".join(f"{mmss(s['start_s'])}-{mmss(s['end_s'])}" for s in spans)
 
 
-def _answer_word(w: Mapping[str, Any]) -> str:
+def no_answer_reason(w: Mapping[str, Any]) -> str | None:
+    """Why a window has no yes/no answer (error, cut off, no answer tag, ...); None when it has one."""
     if w.get("error"):
         return "error"
-    return {"A": "yes", "B": "no"}.get(w.get("answer") or "", "no answer")
+    answer = w.get("answer")
+    if answer in ("A", "B"):
+        return None
+    if answer:
+        return f"answered {answer}, which is not an option"
+    warnings = [str(x) for x in w.get("warnings", [])]
+    if w.get("finish_reason") == "length" or any("cut off" in x for x in warnings):
+        return "cut off at the token limit before an answer"
+    if w.get("answer_text") is not None:
+        return "the <answer> tag holds no option letter"
+    if any("wrote nothing" in x for x in warnings):
+        return "the model wrote nothing"
+    return "no <answer> tag, and no letter in the text"
+
+
+def _fallback(w: Mapping[str, Any]) -> bool:
+    if "answer_fallback" in w:
+        return bool(w["answer_fallback"])
+    has_tag_field = "answer_text" in w  # rows written before the field existed do not say
+    return has_tag_field and bool(w.get("answer")) and w["answer_text"] is None and not w.get("error")
+
+
+def _answer_word(w: Mapping[str, Any]) -> str:
+    reason = no_answer_reason(w)
+    if reason == "error":
+        return "error"
+    if reason is not None:
+        return f"no answer: {reason}"
+    word = {"A": "yes", "B": "no"}[w["answer"]]
+    return f"{word} (no <answer> tag: fallback rules)" if _fallback(w) else word
+
+
+def report_source(report: Mapping[str, Any]) -> str:
+    """Where the report's answers came from: ``model``, ``random weights`` or ``scripted``."""
+    if report.get("source") in SOURCE_NOTES:
+        return str(report["source"])
+    sources = {w.get("source") for w in report.get("windows", []) if not w.get("error")}
+    for name in ("scripted", "random weights"):
+        if name in sources:
+            return name
+    if report.get("scripted"):
+        return "scripted"
+    model = str(report.get("model") or "")
+    return "random weights" if report.get("backend") != "fake" and has_random_weights(model) else "model"
+
+
+def _banners(report: Mapping[str, Any]) -> list[str]:
+    source = report_source(report)
+    out = []
+    if source == "scripted":
+        out.append(
+            '<div class="banner" id="source-banner">Scripted output: a fake backend wrote these traces '
+            "(hand-written text, not a model's answer).</div>"
+        )
+    elif source == "random weights":
+        out.append(
+            '<div class="banner noise" id="source-banner"><b>Random weights:</b> the model '
+            f"<code>{_e(report.get('model'))}</code> is a random-weight checkpoint; its answers are noise, "
+            "so these findings mean nothing about the video.</div>"
+        )
+    fallback = [w for w in report.get("windows", []) if _fallback(w)]
+    if fallback:
+        out.append(
+            f'<div class="banner" id="fallback-banner">{len(fallback)} window(s) without an &lt;answer&gt; '
+            f"tag: {_e(FALLBACK_NOTE.split(': ', 1)[1])} (windows "
+            f"{', '.join(str(w['index'] + 1) for w in fallback)}).</div>"
+        )
+    return out
 
 
 def _finding_card(
@@ -191,7 +300,7 @@ def _finding_card(
         w = windows.get(w_index)
         if w and w.get("reasoning"):
             out.append(
-                f"<details><summary>Reasoning of window {w_index + 1} ({mmss(w['start_s'])}–{mmss(w['end_s'])})"
+                f"<details><summary>Reasoning of window {w_index + 1} ({_clock(w['start_s'])}–{_clock(w['end_s'])})"
                 f"</summary><pre>{_e(w['reasoning'])}</pre></details>"
             )
     out.append("</section>")
@@ -203,7 +312,7 @@ def render_triage_html(
 ) -> str:
     """The HTML page for a triage report (the ``report`` output of ``graphs.triage``)."""
     info = report.get("info", {})
-    duration = float(info.get("duration_s") or 0.0)
+    duration = timeline_end(report)
     video = str(report.get("video", ""))
     name = Path(video).name
     heading = title or f"Triage: {report.get('query', '')}"
@@ -211,7 +320,7 @@ def render_triage_html(
     findings: Sequence[Mapping[str, Any]] = report.get("findings", [])
     meta = [
         ("video", name),
-        ("duration", f"{mmss(duration)} ({duration:.1f} s)"),
+        ("duration", f"{_clock(duration)} ({duration:.1f} s)"),
         (
             "size",
             f"{info.get('width', '?')}×{info.get('height', '?')}, {float(info.get('fps') or 0):.2f} fps",
@@ -229,11 +338,7 @@ def render_triage_html(
         f"<h1>{_e(heading)}</h1>",
         f'<p class="sub">{_e(video)}</p>',
     ]
-    if report.get("scripted"):
-        body.append(
-            '<div class="banner">Scripted output: a fake backend wrote these traces (hand-written text, '
-            "not a model's answer).</div>"
-        )
+    body.extend(_banners(report))
     body.append(
         '<div class="meta">'
         + "".join(f"<div><span>{_e(k)}</span>{_e(v)}</div>" for k, v in meta)
@@ -243,7 +348,8 @@ def render_triage_html(
     body.append("<h2>Timeline</h2>")
     body.append(_timeline(report, duration))
     body.append(
-        '<p class="sub">Top bands: the windows, alternating rows (orange: the model said yes). Bars: findings, numbered by rank.</p>'
+        '<p class="sub">Top bands: the windows, alternating rows (orange: the model said yes; striped: no '
+        "answer; red: error). Bars: findings, numbered by rank.</p>"
     )
     body.append("<h2>Findings</h2>")
     if findings:
@@ -251,7 +357,7 @@ def render_triage_html(
     else:
         body.append('<p class="none">No window answered yes.</p>')
     rows = "".join(
-        f"<tr><td>{w['index'] + 1}</td><td>{mmss(w['start_s'])}–{mmss(w['end_s'])}</td>"
+        f"<tr><td>{w['index'] + 1}</td><td>{_clock(w['start_s'])}–{_clock(w['end_s'])}</td>"
         f"<td>{_e(_answer_word(w))}</td><td>{_e(w.get('error') or _spans_text(w))}</td></tr>"
         for w in windows.values()
     )

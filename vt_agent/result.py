@@ -1,11 +1,14 @@
 """The one Result model: the JSON of ``vt-agent reason --json``, of the graphs' output, of the
-MCP tool's structured output and of evaluation rows. Bump ``SCHEMA_VERSION`` on any change."""
+MCP tool's structured output and of evaluation rows. Bump ``SCHEMA_VERSION`` on any change that
+breaks a reader (a field removed, renamed or retyped); a new field with a default keeps it."""
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -19,6 +22,32 @@ __all__ = [
 ]
 
 SCHEMA_VERSION: Final = "1"
+
+Source = Literal["model", "random weights", "scripted"]
+"""Where an answer came from: a trained model, a random-weight checkpoint (noise), a scripted trace."""
+
+SOURCE_NOTES: Final[dict[str, str]] = {
+    "random weights": "random weights: a random-weight model picked this answer; it is noise, not a prediction",
+    "scripted": "scripted: a hand-written trace of the fake backend picked this answer, not a model",
+}
+FALLBACK_NOTE: Final = "no <answer> tag: the letter was read from the text by the fallback rules"
+
+
+@functools.lru_cache(maxsize=64)
+def has_random_weights(model: str) -> bool:
+    """True when ``model`` is a local checkpoint marked as random-weight (the tiny test model)."""
+    if not model:
+        return False
+    from vt_agent.tiny import is_tiny_checkpoint
+
+    return is_tiny_checkpoint(Path(model).expanduser())
+
+
+def answer_source(model: str, *, scripted: bool) -> Source:
+    """The :data:`Source` of an answer written by a backend serving ``model``."""
+    if scripted:
+        return "scripted"
+    return "random weights" if has_random_weights(model) else "model"
 
 
 def mmss(seconds: float) -> str:
@@ -109,7 +138,9 @@ class Result(BaseModel):
     schema_version: Literal["1"] = SCHEMA_VERSION
     question: str
     options: list[str] = Field(default_factory=list, description="lettered options as shown to the model")
-    answer: str | None = Field(description="the answer letter by the PROTOCOL §5 ladder; None if none found")
+    answer: str | None = Field(
+        description="the answer letter by the answer rules of docs/protocol.md; None if none found"
+    )
     answer_text: str | None = Field(default=None, description="raw content of the last <answer> tag, if any")
     segments: list[Segment] = Field(default_factory=list)
     reasoning: str = Field(default="", description="the untagged reasoning text")
@@ -123,3 +154,25 @@ class Result(BaseModel):
     backend: str = ""
     model: str = ""
     scripted: bool = Field(default=False, description="True when a scripted fake backend wrote the trace")
+    source: Source = Field(
+        default="model",
+        description="where the answer came from: 'model' (a trained model), 'random weights' (a random-weight "
+        "checkpoint: its answer is noise) or 'scripted' (a hand-written trace of the fake backend)",
+    )
+    answer_fallback: bool = Field(
+        default=False,
+        description="True when the trace has no <answer> tag and the letter was read by the fallback rules",
+    )
+
+    @model_validator(mode="after")
+    def _scripted_is_a_source(self) -> Result:
+        if self.scripted and self.source != "scripted":
+            self.source = "scripted"
+        return self
+
+    def provenance(self) -> list[str]:
+        """Plain notes on where the answer came from; empty for a trained model's tagged answer."""
+        notes = [SOURCE_NOTES[self.source]] if self.source in SOURCE_NOTES else []
+        if self.answer_fallback:
+            notes.append(FALLBACK_NOTE)
+        return notes

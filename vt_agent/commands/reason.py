@@ -166,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
     else:
-        if result.scripted or any("tiny" in n.lower() for n in notices):
+        if result.source != "model" or any("tiny" in n.lower() for n in notices):
             for notice in notices:
                 view.notice(notice)  # again after the trace, where it cannot be missed
         print(summary(result, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ))

@@ -1,0 +1,93 @@
+"""Noise never looks like an answer: every Result says where its answer came from and whether the
+letter was read by the fallback rules, and the terminal summary says it next to the answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vt_agent.backends.fake_backend import FakeBackend
+from vt_agent.console import summary
+from vt_agent.reasoner import VideoReasoner
+from vt_agent.result import Result, answer_source, has_random_weights
+from vt_agent.tiny import MARKER, TINY_VERSION
+
+ROOT = Path(__file__).resolve().parent.parent
+BBB = ROOT / "tests" / "data" / "videos" / "bigbuckbunny.mp4"
+OPTIONS = ["Eats a flower", "Stretches his arms and yawns", "Jumps into a river", "Waves at a bird"]
+QUESTION = "What does the character do in the middle of the clip?"
+
+
+def _random_checkpoint(tmp_path: Path) -> Path:
+    """A directory carrying the tiny checkpoint's marker (all the detection reads)."""
+    out = tmp_path / "tiny"
+    out.mkdir()
+    (out / MARKER).write_text(json.dumps({"version": TINY_VERSION, "seed": 0}), encoding="utf-8")
+    return out
+
+
+class _Unscripted(FakeBackend):
+    """A backend that is not scripted (as a real engine), streaming a fixed text."""
+
+    name = "transformers"
+    scripted = False
+
+
+def test_scripted_answer_says_so() -> None:
+    result = VideoReasoner(FakeBackend("bbb-middle")).reason(BBB, QUESTION, OPTIONS)
+    assert result.source == "scripted" and result.scripted and not result.answer_fallback
+    assert any(note.startswith("scripted:") for note in result.provenance())
+    assert json.loads(result.model_dump_json())["source"] == "scripted"
+    assert "(scripted: a hand-written trace picked it)" in summary(result)
+
+
+def test_random_weight_answer_says_random_weights(tmp_path: Path) -> None:
+    model = _random_checkpoint(tmp_path)
+    backend = _Unscripted("bbb-middle", model=str(model))
+    result = VideoReasoner(backend).reason(BBB, QUESTION, OPTIONS)
+    assert result.source == "random weights" and not result.scripted
+    assert "random weights" in result.provenance()[0]
+    text = summary(result)
+    answer_line = next(line for line in text.splitlines() if line.startswith("Answer:"))
+    assert "B. Stretches his arms and yawns" in answer_line
+    assert "a random-weight model picked it" in answer_line
+    assert "random weights" in text.splitlines()[0]
+
+
+def test_real_model_has_no_notes(tmp_path: Path) -> None:
+    result = VideoReasoner(_Unscripted("bbb-middle", model=str(tmp_path))).reason(BBB, QUESTION, OPTIONS)
+    assert result.source == "model" and result.provenance() == []
+    assert "picked it" not in summary(result)
+
+
+def test_fallback_letter_is_flagged() -> None:
+    result = VideoReasoner(FakeBackend("no-tags")).reason(BBB, QUESTION, OPTIONS)
+    assert result.answer is not None and result.answer_text is None
+    assert result.answer_fallback
+    assert any("fallback rules" in note for note in result.provenance())
+    assert any("fallback rules" in w and "PROTOCOL" not in w for w in result.warnings)
+    tagged = VideoReasoner(FakeBackend("bbb-middle")).reason(BBB, QUESTION, OPTIONS)
+    assert not tagged.answer_fallback
+
+
+@pytest.mark.parametrize(
+    ("model", "scripted", "expected"),
+    [("", True, "scripted"), ("Qwen/Qwen2.5-VL-7B-Instruct", False, "model"), ("/no/such/dir", False, "model")],
+)
+def test_answer_source(model: str, scripted: bool, expected: str) -> None:
+    assert answer_source(model, scripted=scripted) == expected
+
+
+def test_detection_reads_the_tiny_marker(tmp_path: Path) -> None:
+    assert has_random_weights(str(_random_checkpoint(tmp_path)))
+    assert not has_random_weights(str(tmp_path))
+
+
+def test_old_json_without_the_fields_still_loads() -> None:
+    result = VideoReasoner(FakeBackend("bbb-middle")).reason(BBB, QUESTION, OPTIONS)
+    data = json.loads(result.model_dump_json())
+    del data["source"], data["answer_fallback"]
+    again = Result.model_validate(data)
+    assert again.source == "scripted"  # scripted: true still marks it

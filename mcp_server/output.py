@@ -46,7 +46,6 @@ __all__ = [
 MAX_RESULT_BYTES = 1024 * 1024
 """The whole tool result (structured + text + images, as JSON) stays below this."""
 MAX_THUMBNAILS = 4
-SUMMARY_SEGMENTS = 8
 
 
 class ThumbnailInfo(BaseModel):
@@ -90,33 +89,6 @@ class VideoReasonOutput(BaseModel):
     scripted: bool = Field(default=False, description="True: a scripted fake backend wrote the trace")
 
 
-def summary(result: Result) -> str:
-    lines: list[str] = []
-    answer = result.answer or "(none found)"
-    lines.append(
-        f"Answer: {answer}"
-        + (f" ({result.answer_text})" if result.answer_text and result.answer_text != answer else "")
-    )
-    if result.scripted:
-        lines.append("NOTE: a scripted fake backend wrote this trace; it is not a model's answer.")
-    for seg in result.segments[:SUMMARY_SEGMENTS]:
-        span = f"{seg.start}-{seg.end}" if seg.start is not None else seg.time_text
-        vid = f"video {seg.video + 1} " if len(result.videos) > 1 else ""
-        caption = (seg.caption or "").strip().replace("\n", " ")
-        if len(caption) > 160:
-            caption = caption[:157] + "..."
-        lines.append(f"- {vid}{span}: {caption}")
-    if len(result.segments) > SUMMARY_SEGMENTS:
-        lines.append(
-            f"- ... {len(result.segments) - SUMMARY_SEGMENTS} more segments in the structured result"
-        )
-    if not result.format.ok:
-        lines.append("Trace format problems: " + "; ".join(result.format.problems[:3]))
-    if result.finish_reason == "length":
-        lines.append("The output was cut off at the token limit.")
-    return "\n".join(lines)
-
-
 def _output(result: Result, *, elapsed_s: float) -> VideoReasonOutput:
     return VideoReasonOutput(
         status="done",
@@ -147,9 +119,11 @@ def tool_result(result: Result, *, elapsed_s: float) -> CallToolResult:
     """Structured content, a text summary and the thumbnails, under :data:`MAX_RESULT_BYTES`."""
     from mcp_types import CallToolResult, ImageContent, TextContent
 
+    from vt_agent.runs import summary_text
+
     out = _output(result, elapsed_s=elapsed_s)
     thumbs = list(result.thumbnails[:MAX_THUMBNAILS])
-    text = summary(result)
+    text = summary_text(result)
 
     def build() -> CallToolResult:
         out.thumbnails = out.thumbnails[: len(thumbs)]
@@ -261,15 +235,15 @@ _STAGES = {
 def progress_of(event: Any, segments: int) -> tuple[float, str] | None:
     """A reasoner event as (progress out of 100, message), or None for events not reported."""
     from vt_agent.events import AnswerEvent, FinishedEvent, ProgressEvent, SegmentClosed
+    from vt_agent.runs import caption_line, span_label
 
     if isinstance(event, ProgressEvent):
         start, width = _STAGES.get(event.stage, (0.0, 0.0))
         return start + width * (event.fraction or 0.0), f"{event.stage}: {event.message}"
     if isinstance(event, SegmentClosed):
         seg = event.segment
-        span = f"{seg.start}-{seg.end}" if seg.start is not None else seg.time_text
-        caption = (seg.caption or "").strip().replace("\n", " ")[:100]
-        return min(90.0, 30.0 + 10.0 * segments), f"segment {seg.index + 1} at {span}: {caption}"
+        line = f"segment {seg.index + 1} at {span_label(seg)}: {caption_line(seg.caption, 100)}"
+        return min(90.0, 30.0 + 10.0 * segments), line
     if isinstance(event, AnswerEvent):
         return 92.0, f"answer: {event.letter or event.text[:40]}"
     if isinstance(event, FinishedEvent):

@@ -27,6 +27,7 @@ from mcp_server.jobs import JobStore
 from mcp_server.output import MAX_RESULT_BYTES, VideoReasonOutput, result_size
 from mcp_server.settings import ServerSettings
 from mcp_server.tool import AppState, VideoReasonTool
+from vt_agent.runs import TOOL_PURPOSE
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -44,11 +45,8 @@ __all__ = [
 
 logger = logging.getLogger("mcp_server")
 
-TOOL_DESCRIPTION = (
-    "Answer a question about one or more local video files with Video-Thinker, a video model that "
-    "grounds its reasoning in time: it cites the spans it looked at (MM:SS and seconds), describes "
-    "them, and answers. Give options for a multiple-choice question; the answer is then a letter. "
-    "Returns the answer, the cited segments with captions, the reasoning, and small JPEG frames at "
+TOOL_DESCRIPTION = TOOL_PURPOSE + (
+    " Returns the answer, the cited segments with captions, the reasoning, and small JPEG frames at "
     "the cited spans. Long videos may not finish within one call: the call then returns "
     "status='running' and a job_id; call video_reason again with only that job_id to get the result."
 )

@@ -211,25 +211,23 @@ async def _run(
     thumbnails: int,
 ) -> Result:
     """One reasoner call, limited by the server's capacity and timeout, reporting into ``job``."""
-    from vt_agent.events import FinishedEvent, SegmentClosed
+    from vt_agent.events import ReasonerEvent, SegmentClosed
+    from vt_agent.runs import drain
+
+    segments = 0
+
+    def report(event: ReasonerEvent) -> None:
+        nonlocal segments
+        if isinstance(event, SegmentClosed):
+            segments += 1
+        step = progress_of(event, segments)
+        if step is not None:
+            job.report(*step)
 
     with anyio.fail_after(state.settings.timeout_s):
         async with state.limiter:
             job.status = "running"
-            result: Result | None = None
-            segments = 0
-            stream = state.reasoner.astream(
+            events = state.reasoner.astream(
                 list(paths), question, options, preset=preset, thumbnails=thumbnails
             )
-            async with contextlib.aclosing(stream):  # type: ignore[type-var]
-                async for event in stream:
-                    if isinstance(event, SegmentClosed):
-                        segments += 1
-                    step = progress_of(event, segments)
-                    if step is not None:
-                        job.report(*step)
-                    if isinstance(event, FinishedEvent):
-                        result = event.result
-    if result is None:
-        raise VTAgentError("the reasoner ended without a result")
-    return result
+            return await drain(events, report)

@@ -24,6 +24,16 @@ MERGE_SIZE = 2  # Qwen2.5-VL merges 2x2 patches per token
 PATCH_SIZE = 14
 TOKEN_PIXELS = (PATCH_SIZE * MERGE_SIZE) ** 2  # pixels of one frame covered by one token: 28*28
 VIDEO_TYPE_ID = 2  # mm_token_type_ids value for video tokens (1 is image, 0 text)
+# control tokens a continued trace must never carry (they would inject frames or end the turn)
+SPECIAL_MARKERS = (
+    VIDEO_PAD,
+    IMAGE_PAD,
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|endoftext|>",
+)
 
 
 @dataclass(frozen=True)
@@ -124,10 +134,31 @@ def render_chat(tokenizer: Any, messages: Sequence[dict[str, Any]]) -> str:
     return render_chat_text(messages, add_generation_prompt=True)
 
 
+def prefix_ids(tokenizer: Any, text: str, token_ids: Sequence[int] | None) -> np.ndarray:
+    """Token ids of an assistant prefix: ``token_ids`` when they still decode to ``text`` (the
+    tokens the model generated), else ``text`` tokenized (an edited trace)."""
+    if not text:
+        return np.zeros(0, dtype=np.int64)
+    if any(marker in text for marker in SPECIAL_MARKERS):
+        raise ConfigError(
+            "the assistant prefix contains a chat or vision control token (such as <|video_pad|>); "
+            "remove it from the trace before continuing"
+        )
+    if token_ids is not None and tokenizer.decode(list(token_ids), skip_special_tokens=False) == text:
+        return np.asarray(list(token_ids), dtype=np.int64)
+    return np.asarray(tokenizer.encode(text, add_special_tokens=False), dtype=np.int64)
+
+
 def build_prompt_tokens(
-    tokenizer: Any, messages: Sequence[dict[str, Any]], videos: Sequence[PreparedVideo]
+    tokenizer: Any,
+    messages: Sequence[dict[str, Any]],
+    videos: Sequence[PreparedVideo],
+    *,
+    assistant_prefix: str = "",
+    prefix_token_ids: Sequence[int] | None = None,
 ) -> PromptTokens:
-    """Tokenize the chat for ``videos`` with every ``<|video_pad|>`` expanded."""
+    """Tokenize the chat for ``videos`` with every ``<|video_pad|>`` expanded, followed by the
+    tokens of ``assistant_prefix`` (see :func:`prefix_ids`) when the reply is being continued."""
     order = video_order(messages, len(videos))
     counts = tuple(video_token_count(videos[i]) for i in order)
     text = render_chat(tokenizer, messages)
@@ -148,6 +179,7 @@ def build_prompt_tokens(
         pieces.append(np.full(count, pad_id, dtype=np.int64))
         start = pos + 1
     pieces.append(ids[start:])
+    pieces.append(prefix_ids(tokenizer, assistant_prefix, prefix_token_ids))
     input_ids = np.concatenate(pieces)
     types = np.where(input_ids == pad_id, VIDEO_TYPE_ID, 0).astype(np.int32)
     return PromptTokens(

@@ -21,6 +21,12 @@ class GenerationRequest:
 
     ``messages`` use the Qwen chat layout; a video entry is ``{"type": "video", "video": i}``
     where ``i`` indexes ``videos``.
+
+    Continuation: a non-empty ``assistant_prefix`` is the start of the assistant's reply (the trace
+    so far); the backend continues it and streams only what follows. ``prefix_token_ids`` are that
+    prefix's token ids where the caller has them (from earlier deltas' ``token_ids``): engines that
+    take token ids continue from exactly those, so greedy step-by-step generation gives the
+    one-shot trace; others re-tokenize the text.
     """
 
     messages: list[dict[str, Any]]
@@ -30,14 +36,21 @@ class GenerationRequest:
     top_p: float = 0.001
     request_id: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    assistant_prefix: str = ""
+    prefix_token_ids: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
 class Delta:
-    """A piece of generated text; the last one of a stream carries ``finish_reason``."""
+    """A piece of generated text; the last one of a stream carries ``finish_reason``.
+
+    ``token_ids``: the generated tokens this piece decodes from, where the engine reports them
+    (in-process vLLM and transformers); empty otherwise.
+    """
 
     text: str
     finish_reason: Literal["stop", "length"] | None = None
+    token_ids: tuple[int, ...] = ()
 
 
 @runtime_checkable

@@ -17,12 +17,35 @@ from vt_agent.backends.base import Delta, GenerationRequest
 from vt_agent.backends.fake_traces import SCRIPTS, FakeTrace, choose_script, get_script
 from vt_agent.errors import BackendError, ConfigError
 
-__all__ = ["FakeBackend", "ScriptChoice"]
+__all__ = ["FakeBackend", "ScriptChoice", "continuation"]
 
 ScriptChoice = str | FakeTrace | Callable[[GenerationRequest], "str | FakeTrace"]
 """A script name, a trace text, a :class:`FakeTrace`, or a function of the request giving one."""
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+STEP_CLOSE = "</think>"
+
+
+def continuation(text: str, prefix: str) -> str:
+    """What a scripted trace says after an assistant ``prefix``.
+
+    The rest of ``text`` when the prefix is its start; for an edited prefix, the script's steps
+    after as many closed steps as the prefix holds, so a scripted trace keeps its groups as steps.
+    """
+    if not prefix:
+        return text
+    if text.startswith(prefix):
+        return text[len(prefix) :]
+    pos = 0
+    for _ in range(prefix.count(STEP_CLOSE)):
+        found = text.find(STEP_CLOSE, pos)
+        if found < 0:
+            return ""
+        pos = found + len(STEP_CLOSE)
+    rest = text[pos:]
+    trailing = len(prefix) - len(prefix.rstrip())  # whitespace the prefix already ends with
+    leading = len(rest) - len(rest.lstrip())
+    return rest[min(trailing, leading) :]
 
 
 def _resolve(choice: str | FakeTrace) -> FakeTrace:
@@ -45,6 +68,8 @@ class FakeBackend:
     or a callable ``request -> str | FakeTrace``. The last delta carries ``finish_reason``:
     ``"length"`` for scripts cut off at max tokens, else ``"stop"``.
 
+    Given ``request.assistant_prefix`` it streams the rest of the script after that prefix
+    (see :func:`continuation`); a callable script still returns the whole trace.
     Closing the stream (``aclose()``) or cancelling its consumer stops it at once.
     ``requests`` records every request received; ``chosen`` the script name used for each.
     """
@@ -104,7 +129,7 @@ class FakeBackend:
         trace = self.pick(request)
         self.requests.append(request)
         self.chosen.append(trace.name)
-        return self._stream(trace.text, trace.finish_reason)
+        return self._stream(continuation(trace.text, request.assistant_prefix), trace.finish_reason)
 
     async def _stream(self, text: str, finish: Literal["stop", "length"]) -> AsyncIterator[Delta]:
         n = self.chunk_chars

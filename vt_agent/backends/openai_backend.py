@@ -287,6 +287,12 @@ class OpenAIBackend:
             media, proc = media_kwargs(ordered)
             body["media_io_kwargs"] = media
             body["mm_processor_kwargs"] = proc
+        if request.assistant_prefix:
+            # continue the assistant's reply (vLLM's chat API): the server re-tokenizes the text, so
+            # a step boundary can tokenize differently from how the model generated it
+            body["messages"].append({"role": "assistant", "content": request.assistant_prefix})
+            body["continue_final_message"] = True
+            body["add_generation_prompt"] = False
         extra = request.extra.get("openai")
         if isinstance(extra, dict):
             body.update(extra)

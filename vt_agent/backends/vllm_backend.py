@@ -36,7 +36,13 @@ from typing import Any, TypeVar
 import numpy as np
 
 from vt_agent._lazy import require
-from vt_agent.backends._tokens import PromptTokens, build_prompt_tokens, check_context, render_chat
+from vt_agent.backends._tokens import (
+    PromptTokens,
+    build_prompt_tokens,
+    check_context,
+    prefix_ids,
+    render_chat,
+)
 from vt_agent.backends.base import Delta, GenerationRequest, PreparedVideo
 from vt_agent.errors import BackendError, BackendUnavailableError, ConfigError, GenerationCancelled
 
@@ -289,15 +295,29 @@ class VLLMBackend:
 
     def check_request(self, request: GenerationRequest) -> PromptTokens:
         """Tokenize the prompt as the transformers path does and refuse what cannot fit."""
-        prompt = build_prompt_tokens(self._tokenizer, request.messages, request.videos)
+        prompt = build_prompt_tokens(
+            self._tokenizer,
+            request.messages,
+            request.videos,
+            assistant_prefix=request.assistant_prefix,
+            prefix_token_ids=request.prefix_token_ids,
+        )
         check_context(prompt, request.videos, request.max_tokens, self.max_model_len or DEFAULT_MAX_MODEL_LEN)
         return prompt
 
     def engine_prompt(self, request: GenerationRequest, prompt: PromptTokens) -> dict[str, Any]:
-        """The vLLM ``TextPrompt`` for ``request``: chat text, frames + metadata, stable ids."""
+        """The vLLM prompt for ``request``: chat text, frames + metadata, stable ids.
+
+        A continued reply is the chat text followed by the prefix's own token ids (a
+        ``TokensPrompt``: vLLM expands the video placeholders in token ids as in text).
+        """
         text = render_chat(self._tokenizer, request.messages)
         ordered = [request.videos[i] for i in prompt.video_order]
         out: dict[str, Any] = {"prompt": text}
+        if request.assistant_prefix:
+            chat_ids = self._tokenizer.encode(text, add_special_tokens=False)
+            tail = prefix_ids(self._tokenizer, request.assistant_prefix, request.prefix_token_ids)
+            out = {"prompt_token_ids": [int(t) for t in chat_ids] + [int(t) for t in tail.tolist()]}
         if ordered:
             out["multi_modal_data"] = {"video": [video_item(v) for v in ordered]}
             out["multi_modal_uuids"] = {"video": [v.record.cache_key for v in ordered]}
@@ -383,10 +403,10 @@ class VLLMBackend:
                 if completion is None:
                     continue
                 stats.generated_tokens += len(completion.token_ids)
-                if completion.text:
+                if completion.text or completion.token_ids:  # ids of a split character come before its text
                     if stats.first_token_s is None:
                         stats.first_token_s = time.perf_counter() - started
-                    yield Delta(completion.text)
+                    yield Delta(completion.text, token_ids=tuple(int(t) for t in completion.token_ids))
                 if out.finished:
                     finished = True
                     reason = completion.finish_reason

@@ -74,7 +74,11 @@ def test_fallback_letter_is_flagged() -> None:
 
 @pytest.mark.parametrize(
     ("model", "scripted", "expected"),
-    [("", True, "scripted"), ("Qwen/Qwen2.5-VL-7B-Instruct", False, "model"), ("/no/such/dir", False, "model")],
+    [
+        ("", True, "scripted"),
+        ("Qwen/Qwen2.5-VL-7B-Instruct", False, "model"),
+        ("/no/such/dir", False, "model"),
+    ],
 )
 def test_answer_source(model: str, scripted: bool, expected: str) -> None:
     assert answer_source(model, scripted=scripted) == expected
@@ -91,3 +95,21 @@ def test_old_json_without_the_fields_still_loads() -> None:
     del data["source"], data["answer_fallback"]
     again = Result.model_validate(data)
     assert again.source == "scripted"  # scripted: true still marks it
+
+
+def test_agent_view_carries_the_source(tmp_path: Path) -> None:
+    from vt_agent.runs import agent_result, summary_text
+
+    model = _random_checkpoint(tmp_path)
+    noise = VideoReasoner(_Unscripted("no-tags", model=str(model))).reason(BBB, QUESTION, OPTIONS)
+    text = summary_text(noise)
+    assert "random weights: a random-weight model picked this answer" in text
+    assert "fallback rules" in text
+    view = agent_result(noise)
+    assert view["source"] == "random weights" and view["answer_fallback"] is True
+    as_json = json.loads(noise.model_dump_json())
+    assert agent_result(as_json)["source"] == "random weights" and summary_text(as_json) == text
+    scripted = VideoReasoner(FakeBackend("bbb-middle")).reason(BBB, QUESTION, OPTIONS)
+    assert agent_result(scripted)["source"] == "scripted" and not agent_result(scripted)["answer_fallback"]
+    old = {k: v for k, v in json.loads(scripted.model_dump_json()).items() if k != "source"}
+    assert agent_result(old)["source"] == "scripted"

@@ -10,7 +10,7 @@ import pytest
 
 from vt_agent.cli import main
 from vt_agent.evaluation.eval_report import render_html, render_markdown
-from vt_agent.evaluation.records import EvalResult, write_results
+from vt_agent.evaluation.records import EvalResult, read_results, write_results
 from vt_agent.evaluation.scoring import score_results
 
 VOID = {"meta", "br", "img", "hr", "input", "link"}
@@ -36,7 +36,7 @@ class _Checker(HTMLParser):
 
 
 def _results(
-    tmp_path: Path, benchmark: str, qtypes: list[str], backend: str = "fake", model: str = "tiny"
+    tmp_path: Path, benchmark: str, qtypes: list[str], backend: str = "vllm", model: str = "Video-Thinker-7B"
 ) -> Path:
     rows = []
     for i, qt in enumerate(qtypes):
@@ -51,7 +51,7 @@ def _results(
                 options=["a", "b"],
                 answer="A",
                 prediction="A" if i % 2 == 0 else "B",
-                raw_output="",
+                raw_output=f"<answer>{'A' if i % 2 == 0 else 'B'}</answer>",
                 protocol="video-thinker",
                 preset="video-thinker-16f",
                 backend=backend,
@@ -137,7 +137,9 @@ def test_report_command_writes_md_and_html(tmp_path: Path, capsys: pytest.Captur
 def test_scripted_and_tiny_runs_are_flagged_first(tmp_path: Path) -> None:
     from vt_agent.tiny import build_tiny_checkpoint
 
-    fake = score_results("video-holmes", _results(tmp_path, "video-holmes", ["SR", "TA"]))
+    fake = score_results(
+        "video-holmes", _results(tmp_path, "video-holmes", ["SR", "TA"], "fake", "scripted-fake")
+    )
     assert len(fake.warnings) == 1 and "SCRIPTED" in fake.warnings[0]
     md = render_markdown(fake)
     assert md.index("Warning") < md.index("## Accuracy")
@@ -221,3 +223,28 @@ def test_youcook2_report_averages_over_videos_by_default(
     assert data["bleu_1"] == pytest.approx(video.captions.bleu_1)
     assert main([*args, "--caption-average", "corpus", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["captions"]["bleu_1"] == pytest.approx(corpus.captions.bleu_1)
+
+
+def test_totals_say_when_answers_are_noise_scripted_or_fallback(tmp_path: Path) -> None:
+    from vt_agent.tiny import MARKER, TINY_VERSION
+
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    (tiny / MARKER).write_text(f'{{"version": "{TINY_VERSION}"}}', encoding="utf-8")
+    path = _results(tmp_path, "video-holmes", ["SR", "IMC"], "transformers", str(tiny))
+    rows = [r.model_copy(update={"raw_output": "B is it"}) if r.id == "1" else r for r in read_results(path)]
+    write_results(path, rows)
+    s = score_results("video-holmes", path)
+    assert s.counts["answers_from_random_weights"] == 2 and s.counts["letters_from_fallback_rules"] == 1
+    assert s.run["answer source"] == "random weights"
+    md = render_markdown(s)
+    assert "| **Overall** (2 answer(s) from random weights: noise) | 1/2 |" in md
+    assert "| **this run** (2 answer(s) from random weights: noise) | **50.00** |" in md
+    assert "| letters from fallback rules | 1 |" in md and "answer source `random weights`" in md
+    page = render_html(s)
+    assert 'Overall <span class="noise">(2 answer(s) from random weights: noise)</span>' in page
+    assert 'this run <span class="noise">(2 answer(s) from random weights: noise)</span>' in page
+    scripted = score_results("video-holmes", _results(tmp_path / "f", "video-holmes", ["SR"], "fake", "x"))
+    assert "| **Overall** (1 answer(s) scripted: not a model) |" in render_markdown(scripted)
+    real = score_results("video-holmes", _results(tmp_path / "r", "video-holmes", ["SR"]))
+    assert "| **Overall** | 1/1 |" in render_markdown(real) and real.run["answer source"] == "model"

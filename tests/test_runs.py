@@ -265,6 +265,8 @@ def test_agent_result_from_a_result_and_from_a_graph_output() -> None:
         "warnings",
         "model",
         "scripted",
+        "source",
+        "answer_fallback",
     ]
     assert view["segments"][0] == {
         "video": 0,

@@ -33,6 +33,14 @@ SOURCE_NOTES: Final[dict[str, str]] = {
 FALLBACK_NOTE: Final = "no <answer> tag: the letter was read from the text by the fallback rules"
 
 
+def provenance_notes(source: str, answer_fallback: bool) -> list[str]:
+    """Plain notes on where an answer came from; empty for a trained model's tagged answer."""
+    notes = [SOURCE_NOTES[source]] if source in SOURCE_NOTES else []
+    if answer_fallback:
+        notes.append(FALLBACK_NOTE)
+    return notes
+
+
 @functools.lru_cache(maxsize=64)
 def has_random_weights(model: str) -> bool:
     """True when ``model`` is a local checkpoint marked as random-weight (the tiny test model)."""
@@ -172,7 +180,4 @@ class Result(BaseModel):
 
     def provenance(self) -> list[str]:
         """Plain notes on where the answer came from; empty for a trained model's tagged answer."""
-        notes = [SOURCE_NOTES[self.source]] if self.source in SOURCE_NOTES else []
-        if self.answer_fallback:
-            notes.append(FALLBACK_NOTE)
-        return notes
+        return provenance_notes(self.source, self.answer_fallback)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from vt_agent.errors import NoResultError
 from vt_agent.events import FinishedEvent, ReasonerEvent
-from vt_agent.result import Result, SamplingRecord, Segment, Timings
+from vt_agent.result import FALLBACK_NOTE, SOURCE_NOTES, Result, SamplingRecord, Segment, Timings
 
 if TYPE_CHECKING:
     from vt_agent.reasoner import VideoPaths, VideoReasoner
@@ -165,6 +165,11 @@ def _get(obj: Any, name: str, default: Any = _MISSING) -> Any:
     return getattr(obj, name) if default is _MISSING else getattr(obj, name, default)
 
 
+def _source(result: Result | Mapping[str, Any]) -> str:
+    """Where the answer came from (``Result.source``; older JSON without it: from ``scripted``)."""
+    return str(_get(result, "source", "scripted" if _get(result, "scripted", False) else "model"))
+
+
 def span_label(segment: Segment | Mapping[str, Any]) -> str:
     """``MM:SS-MM:SS`` of a segment, or its raw ``<time>`` text when the span could not be read."""
     start = _get(segment, "start", None)
@@ -188,6 +193,10 @@ def summary_text(result: Result | Mapping[str, Any], *, max_segments: int = SUMM
     lines = [f"Answer: {answer}" + (f" ({answer_text})" if answer_text and answer_text != answer else "")]
     if _get(result, "scripted", False):
         lines.append("NOTE: a scripted fake backend wrote this trace; it is not a model's answer.")
+    elif _source(result) == "random weights":
+        lines.append(f"NOTE: {SOURCE_NOTES['random weights']}.")
+    if _get(result, "answer_fallback", False):
+        lines.append(f"NOTE: {FALLBACK_NOTE}.")
     segments: Sequence[Any] = _get(result, "segments", [])
     multi = len(_get(result, "videos", [])) > 1
     for seg in segments[:max_segments]:
@@ -236,4 +245,6 @@ def agent_result(
         "warnings": list(_get(result, "warnings", [])),
         "model": _get(result, "model", ""),
         "scripted": _get(result, "scripted", False),
+        "source": _source(result),
+        "answer_fallback": bool(_get(result, "answer_fallback", False)),
     }

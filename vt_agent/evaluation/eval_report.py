@@ -57,6 +57,18 @@ def _comparison(score: BenchmarkScore) -> tuple[str | None, str]:
     return None, "The paper publishes no figure for this benchmark."
 
 
+def _noise_label(score: BenchmarkScore) -> str:
+    """What the totals are worth when some answers came from no trained model ("" when all did)."""
+    random = score.counts.get("answers_from_random_weights", 0)
+    scripted = score.counts.get("answers_from_scripted_traces", 0)
+    parts = []
+    if random:
+        parts.append(f"{random} answer(s) from random weights: noise")
+    if scripted:
+        parts.append(f"{scripted} answer(s) scripted: not a model")
+    return "; ".join(parts)
+
+
 def _rows(score: BenchmarkScore) -> list[tuple[str, int, int, float]]:
     rows: list[tuple[str, int, int, float]] = []
     if score.accuracy is None:
@@ -85,8 +97,11 @@ def render_markdown(score: BenchmarkScore, title: str | None = None) -> str:
             "| question type | correct / N | accuracy | % |",
             "|---|---:|---:|---:|",
         ]
+        noise = _noise_label(score)
         for name, k, n, frac in _rows(score):
             label = f"**{name}**" if name == "Overall" else name
+            if name == "Overall" and noise:
+                label += f" ({noise})"
             if n == 0:
                 out.append(f"| {label} | 0/0 | - | - |")
                 continue
@@ -123,7 +138,9 @@ def render_markdown(score: BenchmarkScore, title: str | None = None) -> str:
         out += [f"| model | {column} (%) |", "|---|---:|"]
         for model in MODELS:
             out.append(f"| {model} (published) | {PUBLISHED[column][model]:.2f} |")
-        out.append(f"| **this run** | **{_pct(score.accuracy.overall.fraction)}** |")
+        noise = _noise_label(score)
+        run_label = f"**this run** ({noise})" if noise else "**this run**"
+        out.append(f"| {run_label} | **{_pct(score.accuracy.overall.fraction)}** |")
         out.append("")
     out.append(sentence)
     if score.counts:
@@ -147,6 +164,7 @@ tr.total td { font-weight: 700; }
 tr.run td { font-weight: 700; color: var(--accent); }
 .bar { display:inline-block; width:120px; height:8px; background:#e9ecef; border-radius:4px; vertical-align:middle; }
 .bar b { display:block; height:8px; background:var(--accent); border-radius:4px; }
+.noise { color:#c92a2a; font-weight:600; }
 .note { background:#fff4e6; border:1px solid #ffc078; padding:8px 12px; border-radius:6px; margin:8px 0; }
 """
 )
@@ -180,10 +198,14 @@ def render_html(score: BenchmarkScore, title: str | None = None) -> str:
             '<tr><th>question type</th><th class="num">correct / N</th><th class="num">accuracy</th>'
             '<th class="num">%</th><th></th></tr>'
         )
+        noise = _noise_label(score)
         for name, k, n, frac in _rows(score):
             cls = ' class="total"' if name == "Overall" else ""
+            label = _esc(name)
+            if name == "Overall" and noise:
+                label += f' <span class="noise">({_esc(noise)})</span>'
             parts.append(
-                f'<tr{cls}><td>{_esc(name)}</td><td class="num">{k}/{n}</td><td class="num">{frac:.4f}</td>'
+                f'<tr{cls}><td>{label}</td><td class="num">{k}/{n}</td><td class="num">{frac:.4f}</td>'
                 f'<td class="num">{_pct(frac)}</td><td><span class="bar"><b style="width:{100 * frac:.1f}%"></b>'
                 "</span></td></tr>"
             )
@@ -225,8 +247,10 @@ def render_html(score: BenchmarkScore, title: str | None = None) -> str:
             parts.append(
                 f'<tr><td>{_esc(model)} (published)</td><td class="num">{PUBLISHED[column][model]:.2f}</td></tr>'
             )
+        noise = _noise_label(score)
+        run_label = "this run" + (f' <span class="noise">({_esc(noise)})</span>' if noise else "")
         parts.append(
-            f'<tr class="run"><td>this run</td><td class="num">{_pct(score.accuracy.overall.fraction)}</td></tr>'
+            f'<tr class="run"><td>{run_label}</td><td class="num">{_pct(score.accuracy.overall.fraction)}</td></tr>'
             "</table></div>"
         )
     parts.append(f'<p class="note">{_esc(sentence)}</p>')

@@ -36,6 +36,7 @@ points to ``vt-agent eval report`` on a results file.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -117,22 +118,44 @@ class BenchmarkScore:
 # results.jsonl
 
 
+def row_source(row: Any) -> str:
+    """Where a row's answer came from: ``model``, ``random weights`` or ``scripted`` (as ``Result.source``)."""
+    from vt_agent.result import has_random_weights
+
+    if row.backend == "fake":
+        return "scripted"
+    return "random weights" if row.model and has_random_weights(row.model) else "model"
+
+
+_ANSWER_TAG = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.IGNORECASE | re.DOTALL)
+
+
+def _fallback_letters(rows: list[Any]) -> int:
+    """Rows of the video-thinker protocol whose letter was read without an ``<answer>`` tag."""
+    return sum(
+        1
+        for r in rows
+        if r.protocol == "video-thinker"
+        and r.prediction
+        and r.error is None
+        and not _ANSWER_TAG.search(r.raw_output)
+    )
+
+
 def _meaningless_runs(rows: list[Any]) -> list[str]:
     """Warnings for rows whose answers come from no real model."""
-    from vt_agent.tiny import is_tiny_checkpoint
-
     out = []
-    fake = sum(1 for r in rows if r.backend == "fake")
+    fake = sum(1 for r in rows if row_source(r) == "scripted")
     if fake:
         out.append(
             f"{fake} of {len(rows)} scored row(s) come from the fake backend: SCRIPTED, hand-written traces, "
             "not a model's answers. These figures measure nothing about any model."
         )
-    tiny = sum(1 for r in rows if r.backend != "fake" and r.model and is_tiny_checkpoint(r.model))
+    tiny = sum(1 for r in rows if row_source(r) == "random weights")
     if tiny:
         out.append(
-            f"{tiny} of {len(rows)} scored row(s) come from the tiny random-weight checkpoint: its output is "
-            "noise. These figures only show the pipeline working."
+            f"{tiny} of {len(rows)} scored row(s) come from a model with random weights (the tiny checkpoint): "
+            "its output is noise. These figures only show the pipeline working."
         )
     return out
 
@@ -199,6 +222,7 @@ def score_results(
 
     score = BenchmarkScore(benchmark=benchmark, source=str(path))
     score.run = {k: _majority(unique, k) for k in ("protocol", "preset", "backend", "model")}
+    score.run["answer source"] = ", ".join(sorted({row_source(r) for r in scored}))
     if protocol is not None:
         score.run["rescored_with"] = protocol
     score.warnings = _meaningless_runs(scored)
@@ -267,6 +291,9 @@ def score_results(
         "errors_counted_wrong": len(errors),
         "no_answer_extracted": unanswered,
         "format_ok": sum(1 for r in scored if r.format_ok),
+        "answers_from_random_weights": sum(1 for r in scored if row_source(r) == "random weights"),
+        "answers_from_scripted_traces": sum(1 for r in scored if row_source(r) == "scripted"),
+        "letters_from_fallback_rules": _fallback_letters(scored),
         "rows_of_other_benchmarks": other,
     }
     if skipped:

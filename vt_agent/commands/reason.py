@@ -19,7 +19,7 @@ from typing import Any
 
 from vt_agent.commands.backend_args import add_backend_arguments, backend_from_args
 from vt_agent.commands.paths import check_output_dir
-from vt_agent.errors import BackendError, ConfigError
+from vt_agent.errors import ConfigError
 from vt_agent.result import Result
 
 EPILOG = """examples:
@@ -90,6 +90,9 @@ def register(subparsers: Any) -> None:
 
 
 def _window(args: argparse.Namespace, video: str) -> tuple[float, float] | None:
+    """``--start``/``--end`` as a window (an open end is the end of VIDEO), checked by the core's rule."""
+    from vt_agent.reasoner import check_window
+
     if args.start is None and args.end is None:
         return None
     start = 0.0 if args.start is None else args.start
@@ -98,11 +101,9 @@ def _window(args: argparse.Namespace, video: str) -> tuple[float, float] | None:
         from vt_agent.video import probe
 
         end = probe(video).duration_s
-    if args.end is None and start >= end:
-        raise ConfigError(f"--start ({start:g}) is not before the end of the video ({end:g} s)")
-    if end <= start:
-        raise ConfigError(f"--end ({end:g}) must be after --start ({start:g})")
-    return start, end
+        if start >= end:
+            raise ConfigError(f"--start ({start:g}) is not before the end of the video ({end:g} s)")
+    return check_window((start, end), names=("--start", "--end"))
 
 
 def save_thumbnails(result: Result, out_dir: Path) -> list[Path]:
@@ -142,22 +143,13 @@ def run(args: argparse.Namespace) -> int:
     )
 
     async def main() -> Result:
-        result: Result | None = None
+        from vt_agent.runs import drain
+
         try:
             stream = reasoner.astream(videos, args.question, args.options or None, window=window)
-            try:
-                async for event in stream:
-                    if not args.quiet:
-                        view.handle(event)
-                    if hasattr(event, "result"):
-                        result = event.result
-            finally:
-                await stream.aclose()
+            return await drain(stream, None if args.quiet else view.handle)
         finally:
             await reasoner.aclose()
-        if result is None:
-            raise BackendError("the reasoner stream ended without a result")
-        return result
 
     result = asyncio.run(main())
     if args.save_thumbnails is not None:

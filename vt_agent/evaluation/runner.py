@@ -34,11 +34,10 @@ import asyncio
 import os
 import sys
 import time
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from vt_agent.errors import (
     BackendError,
@@ -59,6 +58,9 @@ from vt_agent.evaluation.records import (
     write_result,
     write_results,
 )
+
+if TYPE_CHECKING:
+    from vt_agent.reasoner import VideoReasoner
 
 __all__ = [
     "PROTOCOLS",
@@ -304,14 +306,7 @@ def _segments(segments: Iterable[Any]) -> list[dict[str, Any]]:
     return [{"start_s": s.start_s, "end_s": s.end_s, "caption": s.caption} for s in segments]
 
 
-async def _ensure_loaded(backend: Any) -> None:
-    """Load a lazily loading backend once, before concurrent questions start."""
-    load = getattr(backend, "load", None)
-    if callable(load) and not getattr(backend, "loaded", False):
-        await load()
-
-
-async def _video_thinker(item: EvalItem, path: str, reasoner: Any) -> dict[str, Any]:
+async def _video_thinker(item: EvalItem, path: str, reasoner: VideoReasoner) -> dict[str, Any]:
     result = await reasoner.areason(path, item.problem, item.options or None, window=item.window)
     return {
         "prediction": result.answer,
@@ -322,53 +317,22 @@ async def _video_thinker(item: EvalItem, path: str, reasoner: Any) -> dict[str, 
     }
 
 
-async def _official(item: EvalItem, path: str, reasoner: Any) -> dict[str, Any]:
-    from vt_agent.backends.base import GenerationRequest
+async def _official(item: EvalItem, path: str, reasoner: VideoReasoner) -> dict[str, Any]:
     from vt_agent.evaluation.extractors import extract_answer
+    from vt_agent.reasoner import seen_span
+    from vt_agent.runs import generate_text
     from vt_agent.trace import parse_trace
 
-    t0 = time.perf_counter()
-    prepared = await reasoner.prepare(path, window=item.window)
-    decode_s = time.perf_counter() - t0
-    request = GenerationRequest(
-        messages=official_messages(item),
-        videos=prepared,
-        max_tokens=reasoner.max_tokens,
-        temperature=reasoner.temperature,
-        top_p=reasoner.top_p,
-        request_id=uuid.uuid4().hex,
-    )
-    parts: list[str] = []
-    first: float | None = None
-    stream = reasoner.backend.stream(request)
-    try:
-        async for delta in stream:
-            if delta.text:
-                if first is None:
-                    first = time.perf_counter() - t0
-                parts.append(delta.text)
-    finally:
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            await aclose()
-    text = "".join(parts)
-    record = prepared[0].record
-    start, length = (
-        (record.window[0], record.window[1] - record.window[0]) if record.window else (0.0, record.duration_s)
-    )
-    parsed = parse_trace(text, duration_s=length, window_start_s=start)
-    prediction = extract_answer(item.benchmark, text, item)
+    out = await generate_text(reasoner, path, official_messages(item), window=item.window)
+    start, length = seen_span(out.videos[0])
+    parsed = parse_trace(out.text, duration_s=length, window_start_s=start)
+    prediction = extract_answer(item.benchmark, out.text, item)
     return {
         "prediction": prediction,
-        "raw_output": text,
+        "raw_output": out.text,
         "format_ok": prediction is not None,
         "segments": _segments(parsed.segments),
-        "timings": {
-            "decode_s": round(decode_s, 6),
-            "first_token_s": None if first is None else round(first, 6),
-            "total_s": round(time.perf_counter() - t0, 6),
-            "generated_chars": len(text),
-        },
+        "timings": out.timings.model_dump(),
     }
 
 
@@ -411,7 +375,7 @@ class _Progress:
 
 async def arun_benchmark(
     loaded: LoadedBenchmark,
-    reasoner: Any,
+    reasoner: VideoReasoner,
     out: str | os.PathLike[str],
     *,
     protocol: str = "video-thinker",
@@ -470,7 +434,7 @@ async def arun_benchmark(
             if not loaded_backend:
                 async with load_lock:
                     if not loaded_backend:
-                        await _ensure_loaded(backend)
+                        await reasoner.load()
                         loaded_backend = True
             return EvalResult(**row, **(await run_one(item, path, reasoner)))
         except VideoNotFoundError as exc:
@@ -517,7 +481,7 @@ async def arun_benchmark(
 
 def run_benchmark(
     loaded: LoadedBenchmark,
-    reasoner: Any,
+    reasoner: VideoReasoner,
     out: str | os.PathLike[str],
     **kwargs: Any,
 ) -> RunSummary:

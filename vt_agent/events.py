@@ -101,14 +101,20 @@ class ProgressEvent:
 
 @dataclass(frozen=True)
 class TokenEvent:
-    """A raw text delta from the backend, as it arrived."""
+    """A raw text delta from the backend, as it arrived (with its token ids where the engine
+    reports them)."""
 
     text: str
+    token_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
 class FinishedEvent:
+    """The last event of a run. ``paused``: a step-by-step run stopped after a step closed
+    (``stop_after_step``); the result then covers the trace so far."""
+
     result: Result
+    paused: bool = False
 
 
 ReasonerEvent = TraceEvent | ProgressEvent | TokenEvent | FinishedEvent

@@ -326,8 +326,18 @@ class VideoReasoner:
         preset: str | None = None,
         thumbnails: int | None = None,
         max_tokens: int | None = None,
+        assistant_prefix: str = "",
+        prefix_token_ids: Sequence[int] | None = None,
+        stop_after_step: bool = False,
     ) -> AsyncGenerator[ReasonerEvent, None]:
-        """Stream the events of one question (the last one is :class:`FinishedEvent`)."""
+        """Stream the events of one question (the last one is :class:`FinishedEvent`).
+
+        Step by step: ``assistant_prefix`` is the trace so far (``prefix_token_ids`` its tokens,
+        from earlier :class:`TokenEvent`s), which the model continues; its own steps are parsed
+        again but not re-emitted. ``stop_after_step`` stops generating once a
+        ``<time>``/``<caption>``/``<think>`` step closes (the answer step runs to the end); the
+        :class:`FinishedEvent` then has ``paused=True`` and a result over the trace so far.
+        """
         from vt_agent.prompts import build_messages, build_question, format_options
 
         paths = _paths(videos)
@@ -375,6 +385,8 @@ class VideoReasoner:
             temperature=self.temperature,
             top_p=self.top_p,
             request_id=uuid.uuid4().hex,
+            assistant_prefix=assistant_prefix,
+            prefix_token_ids=None if prefix_token_ids is None else tuple(prefix_token_ids),
         )
         from vt_agent.trace import TraceParser
 
@@ -406,31 +418,40 @@ class VideoReasoner:
                 )
             return event
 
-        parts: list[str] = []
+        for ev in parser.feed(assistant_prefix):  # the steps already in state: parsed, not re-emitted
+            restamp(ev)
+        parts: list[str] = [assistant_prefix]
         finish: str | None = None
         first_token_s: float | None = None
+        paused = False
         async with self.generation_slot():
             model = f" ({self.backend.model})" if self.backend.model else " (the server's model)"
             yield ProgressEvent("generate", f"generating with {self.backend.name}{model}", None)
             stream = self.backend.stream(request)
             try:
                 async for delta in stream:
-                    if delta.text:
+                    step_closed = False
+                    if delta.text or delta.token_ids:
                         if first_token_s is None:
                             first_token_s = time.perf_counter() - t0
                         parts.append(delta.text)
-                        yield TokenEvent(delta.text)
+                        yield TokenEvent(delta.text, delta.token_ids)
                         for ev in parser.feed(delta.text):
+                            step_closed = step_closed or isinstance(ev, SegmentClosed)
                             yield restamp(ev)
                     if delta.finish_reason is not None:
                         finish = delta.finish_reason
+                    elif stop_after_step and step_closed:
+                        paused = True
+                        break
             finally:
                 aclose = getattr(stream, "aclose", None)
                 if aclose is not None:
                     await aclose()
         gen_end = time.perf_counter()
-        for ev in parser.close():
-            yield restamp(ev)
+        if not paused:
+            for ev in parser.close():
+                yield restamp(ev)
 
         result = self._result(
             question, lettered, parser, "".join(parts), segments, finish, limit, records, recovered
@@ -441,14 +462,14 @@ class VideoReasoner:
             total_s=round(gen_end - t0, 6),
             generated_chars=len(result.trace),
         )
-        if n_thumbs and result.segments:
+        if n_thumbs and result.segments and not paused:
             yield ProgressEvent("thumbnails", f"taking up to {n_thumbs} evidence thumbnail(s)", None)
             from vt_agent.evidence import thumbnails_for
 
             thumbs, problems = await asyncio.to_thread(thumbnails_for, result.segments, paths, n_thumbs)
             result.thumbnails = thumbs
             result.warnings.extend(problems)
-        yield FinishedEvent(result)
+        yield FinishedEvent(result, paused=paused)
 
     def _result(
         self,

@@ -21,6 +21,9 @@ Parsing rules (this project's choices, documented here):
   open is dropped (warning). A tag still open at the end is closed there (warning). No text is
   lost: every character outside tags goes to a ``TextEvent`` or to a tag's content.
 * Untagged text becomes ``TextEvent``s and accumulates in ``reasoning_text``.
+* Hostile text costs linear time: tags, answers and spans are found by forward scans (no regex
+  that can backtrack over a long run), and a tag prefix held back while streaming is resumed
+  where its scan stopped, never rescanned. A time too large for a float is unreadable.
 * Each ``</answer>`` gives an ``AnswerEvent`` whose letter is the §5 ladder applied to that
   content. The trace's answer (:attr:`ParsedTrace.answer`) is always the §5 ladder applied to the
   whole text (:func:`answer_letter`), never re-derived from the discussion.
@@ -34,6 +37,7 @@ are local to what it saw, so for a window pass the window's length as ``duration
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Literal, cast
@@ -66,6 +70,7 @@ __all__ = [
     "parse_span",
     "parse_trace",
     "read_span",
+    "tag_blocks",
 ]
 
 TAGS = ("time", "caption", "think", "answer")
@@ -79,11 +84,32 @@ class UnreadableSpanError(VTAgentError, ValueError):
 # ---------------------------------------------------------------------------------------------
 # Answer extraction (PROTOCOL.md §5, the authors' rules, in order)
 
-_ANSWER_RE = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL | re.IGNORECASE)
 _FINAL_RE = re.compile(r"final answer:", re.IGNORECASE)
 _LETTER_RE = re.compile(r"\s*([A-Z])\b", re.IGNORECASE)
 _GT_RE = re.compile(r"<answer>\s*([A-Z])\s*</answer>")
-_LADDER_LETTERS = "ABCDEFGHIJKLMNO"
+# "L:", "L " or "[L" for L in A..O. Matches never hide another letter's: a match consumes a
+# letter plus ':' or ' ' (which start no match), or '[' plus a letter (whose own match is that letter).
+_MARK_RE = re.compile(r"[A-O][: ]|\[[A-O]")
+
+
+def tag_blocks(text: str, name: str, *, ignore_case: bool = True) -> list[str]:
+    """The contents of the ``<name>...</name>`` pairs of ``text``, in order, in linear time.
+
+    The same list as ``re.findall(r"<name>(.*?)</name>", text, re.DOTALL)`` (with IGNORECASE
+    when ``ignore_case``), without that pattern's quadratic time on many unclosed tags.
+    """
+    flags = re.IGNORECASE if ignore_case else 0
+    opener = re.compile(re.escape(f"<{name}>"), flags)
+    closer = re.compile(re.escape(f"</{name}>"), flags)
+    out: list[str] = []
+    pos = 0
+    while (o := opener.search(text, pos)) is not None:
+        c = closer.search(text, o.end())
+        if c is None:
+            break  # no later opener has a closer either
+        out.append(text[o.end() : c.start()])
+        pos = c.end()
+    return out
 
 
 def extract_answer(text: str) -> str:
@@ -98,7 +124,7 @@ def extract_answer(text: str) -> str:
     Rungs 3-4 apply to the rung-1 content when there is an ``<answer>`` tag: an empty
     ``<answer></answer>`` therefore gives ``"WRONG"`` even when the discussion names a letter.
     """
-    matches = _ANSWER_RE.findall(text)
+    matches = tag_blocks(text, "answer")
     if matches:
         candidate = matches[-1].strip()
     else:
@@ -107,10 +133,9 @@ def extract_answer(text: str) -> str:
     m3 = _LETTER_RE.match(candidate)
     if m3:
         return m3.group(1).upper()
-    for letter in _LADDER_LETTERS:
-        if f"{letter}:" in candidate or f"[{letter}" in candidate or f"{letter} " in candidate:
-            return letter
-    return "WRONG"
+    # rung 4 in one pass: the letters for which "L:", "[L" or "L " occurs; the first of A..O wins
+    marked: set[str] = {m[1] if m[0] == "[" else m[0] for m in _MARK_RE.findall(candidate)}
+    return min(marked) if marked else "WRONG"
 
 
 def answer_letter(text: str) -> str | None:
@@ -129,10 +154,15 @@ def ground_truth_letter(text: str) -> str | None:
 # Time spans
 
 _UNIT = r"(?:s|secs?|seconds?)"
-_T = r"(\d+(?::\d+){0,2}(?:\.\d+)?|\.\d+)\s*(" + _UNIT + r")?"
+# A number and its optional unit. No two ``\s*`` may meet (adjacent ones backtrack quadratically
+# over a long run of spaces), so the spaces before a unit sit inside the unit's group: the same
+# language as ``number\s*(unit)?`` followed by ``\s*`` or the end.
+_NUM = r"(\d+(?::\d+){0,2}(?:\.\d+)?|\.\d+)"
+_T_HEAD = _NUM + r"(?:\s*(" + _UNIT + r"))?"  # then \s* and a separator
+_T_TAIL = _NUM + r"(?:\s*(" + _UNIT + r")|\s*)"  # then the end
 _SEP = r"(?:-|–|—|~|\bto\b|\buntil\b)"
-_SPAN_RE = re.compile(r"^(?:from\s+)?" + _T + r"\s*" + _SEP + r"\s*" + _T + r"\.?$", re.IGNORECASE)
-_POINT_RE = re.compile(r"^(?:at\s+)?" + _T + r"\.?$", re.IGNORECASE)
+_SPAN_RE = re.compile(r"^(?:from\s+)?" + _T_HEAD + r"\s*" + _SEP + r"\s*" + _T_TAIL + r"\.?$", re.IGNORECASE)
+_POINT_RE = re.compile(r"^(?:at\s+)?" + _T_TAIL + r"\.?$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -152,6 +182,9 @@ def _seconds(value: str, warnings: list[str]) -> float:
     total = 0.0
     for n in nums:
         total = total * 60 + n
+    if not math.isfinite(total):
+        shown = value if len(value) <= 24 else f"{value[:12]}...{value[-8:]} ({len(value)} characters)"
+        raise UnreadableSpanError(f"time value {shown} is too large to be a time")
     return total
 
 
@@ -209,35 +242,67 @@ class _Tag:
     end: int  # index just past '>'
 
 
-def _scan_tag(buf: str, i: int) -> _Tag | Literal["partial", "no"]:
-    """Is there a tag at ``buf[i]`` (a '<')? A tag, a possible prefix of one, or no tag."""
+@dataclass(frozen=True)
+class _Partial:
+    """Where the scan of a possible tag stopped at the end of the text, to resume it there.
+
+    ``phase``: 0 in the spaces after '<', 1 in the spaces after '/', 2 in the word, 3 in the
+    spaces after the word. Offsets count from the '<'.
+    """
+
+    phase: int
+    at: int
+    closing: bool = False
+    word_at: int = 0
+
+
+def _scan_tag(buf: str, i: int, resume: _Partial | None = None) -> _Tag | _Partial | Literal["no"]:
+    """Is there a tag at ``buf[i]`` (a '<')? A tag, a possible prefix of one, or no tag.
+
+    ``resume``: the :class:`_Partial` an earlier scan of this same '<' returned on a shorter
+    text; the scan goes on from where it stopped, so a long held-back prefix is read once.
+    """
     n = len(buf)
-    j = i + 1
-    while j < n and buf[j] in _WS:
-        j += 1
-    closing = False
-    if j < n and buf[j] == "/":
-        closing = True
-        j += 1
+    phase, j, closing, word_at = 0, i + 1, False, 0
+    if resume is not None:
+        phase, j, closing, word_at = resume.phase, i + resume.at, resume.closing, i + resume.word_at
+    if phase == 0:
         while j < n and buf[j] in _WS:
             j += 1
+        if j >= n:
+            return _Partial(0, j - i)
+        phase, word_at = 2, j
+        if buf[j] == "/":
+            phase, closing = 1, True
+            j += 1
+    if phase == 1:
+        while j < n and buf[j] in _WS:
+            j += 1
+        if j >= n:
+            return _Partial(1, j - i, True)
+        phase, word_at = 2, j
+    if phase == 2:
+        while j < n and buf[j].isascii() and buf[j].isalpha():
+            j += 1
+        word = buf[word_at:j].lower()
+        if j >= n:
+            # the word is never empty here: a scan reaches phase 2 at a character
+            partial = any(t.startswith(word) for t in TAGS)
+            return _Partial(2, j - i, closing, word_at - i) if partial else "no"
+        if word not in TAGS:
+            return "no"
+        phase = 3
+    k = word_at
+    while buf[k].isascii() and buf[k].isalpha():
+        k += 1
+    word = buf[word_at:k].lower()
+    while j < n and buf[j] in _WS:
+        j += 1
     if j >= n:
-        return "partial"
-    k = j
-    while k < n and buf[k].isascii() and buf[k].isalpha():
-        k += 1
-    word = buf[j:k].lower()
-    if k >= n:
-        return "partial" if any(t.startswith(word) for t in TAGS) else "no"  # word is never empty here
-    if word not in TAGS:
+        return _Partial(3, j - i, closing, word_at - i)
+    if buf[j] != ">":
         return "no"
-    while k < n and buf[k] in _WS:
-        k += 1
-    if k >= n:
-        return "partial"
-    if buf[k] != ">":
-        return "no"
-    return _Tag(cast(TagName, word), closing, k + 1)
+    return _Tag(cast(TagName, word), closing, j + 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,12 +355,12 @@ class TraceParser:
         self.answer_text: str | None = None
         """Content of the last closed ``<answer>`` (stripped), or None."""
         self.answers: list[str] = []
-        self.reasoning_text: str = ""
-        """All untagged text, concatenated as written."""
+        self._reasoning: list[str] = []
         self.warnings: list[str] = []
         self._parts: list[str] = []
         self.closed = False
         self._buf = ""
+        self._held: _Partial | None = None  # the scan of the tag prefix at the start of _buf
         self._open: TagName | None = None
         self._content: list[str] = []
         self._seg: _OpenSegment | None = None
@@ -333,6 +398,13 @@ class TraceParser:
         return self._parts[0] if self._parts else ""
 
     @property
+    def reasoning_text(self) -> str:
+        """All untagged text, concatenated as written."""
+        if len(self._reasoning) > 1:
+            self._reasoning = ["".join(self._reasoning)]
+        return self._reasoning[0] if self._reasoning else ""
+
+    @property
     def answer(self) -> str | None:
         """The answer letter by the PROTOCOL.md §5 ladder over all text fed so far."""
         return answer_letter(self.text)
@@ -351,7 +423,7 @@ class TraceParser:
         if not text:
             return
         if self._open is None:
-            self.reasoning_text += text
+            self._reasoning.append(text)
             self._events.append(TextEvent(text))
         else:
             self._content.append(text)
@@ -365,18 +437,20 @@ class TraceParser:
                 self._emit_text(buf[pos:])
                 pos = len(buf)
                 break
-            found = _scan_tag(buf, lt)
+            found = _scan_tag(buf, lt, self._held if lt == 0 else None)
+            self._held = None
             if found == "no":
                 self._emit_text(buf[pos : lt + 1])
                 pos = lt + 1
                 continue
-            if found == "partial":
+            if isinstance(found, _Partial):
                 self._emit_text(buf[pos:lt])
                 if final:
                     self._emit_text(buf[lt:])
                     pos = len(buf)
                 else:
                     pos = lt
+                    self._held = found
                 break
             self._emit_text(buf[pos:lt])
             pos = found.end
@@ -518,7 +592,9 @@ def merge_text_events(events: list[TraceEvent]) -> list[TraceEvent]:
 # ---------------------------------------------------------------------------------------------
 # Format check
 
-_ANY_TAG_RE = re.compile(r"<[ \t]*(/?)[ \t]*(time|caption|think|answer)[ \t]*>", re.IGNORECASE | re.ASCII)
+# ``<[ \t]*/?[ \t]*name[ \t]*>`` written so that no two space runs meet (linear time); group 1
+# is "/" or None.
+_ANY_TAG_RE = re.compile(r"<[ \t]*(?:(/)[ \t]*)?(time|caption|think|answer)[ \t]*>", re.IGNORECASE | re.ASCII)
 
 
 def check_format(text: str) -> FormatCheck:
@@ -534,7 +610,7 @@ def check_format(text: str) -> FormatCheck:
     """
     problems: list[str] = []
     tags = list(_ANY_TAG_RE.finditer(text))
-    odd = sorted({m.group(0) for m in tags if m.group(0) != f"<{m.group(1)}{m.group(2)}>"})
+    odd = sorted({m.group(0) for m in tags if m.group(0) != f"<{m.group(1) or ''}{m.group(2)}>"})
     if odd:
         problems.append(f"tags not written exactly as <tag>: {', '.join(odd)}")
     # Balance and nesting.

@@ -54,6 +54,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 
 from vt_agent.errors import ConfigError
+from vt_agent.trace import tag_blocks
 
 __all__ = [
     "BENCHMARKS",
@@ -140,20 +141,22 @@ def item_field(item: object | None, *names: str) -> object | None:
 # ---------------------------------------------------------------------------------------------
 # Video-Holmes
 
-_HOLMES_ANSWER = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL)
-_HOLMES_LETTERS = "ABCDEF"
+_HOLMES_MARK = re.compile(r"[A-F][ :]|\[[A-F]")  # no match hides another letter's (see trace.py)
 
 
 def video_holmes_letter(raw_output: str | None) -> str | None:
     """The Video-Holmes ``evaluate.py`` letter ladder; None where it gives ``WRONG``."""
     if raw_output is None:
         return None
-    found = _HOLMES_ANSWER.findall(raw_output)
+    found = tag_blocks(raw_output, "answer", ignore_case=False)
     choice = found[-1].strip() if found else raw_output
-    for letter in _HOLMES_LETTERS:
-        if f"{letter} " in choice or f"{letter}:" in choice or f"[{letter}" in choice:
-            return letter
-    for letter in _HOLMES_LETTERS:
+    # the first rung in one pass over the text (the official loop scans it three times a letter)
+    marked: set[str] = {
+        m[1] if m[0] == "[" else m[0] for m in _HOLMES_MARK.findall(choice)
+    }  # "L ", "L:", "[L"
+    if marked:
+        return min(marked)
+    for letter in "ABCDEF":
         if letter in choice:
             return letter
     return None
@@ -326,15 +329,12 @@ def lvbench_letter(raw_output: str | None) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # ActivityNet-QA, Video-R1, captions, the paper
 
-_ANSWER_ANYCASE = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL | re.IGNORECASE)
-_R1_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
-
 
 def activitynet_qa_answer(raw_output: str | None) -> str | None:
     """The short answer: last ``<answer>`` content, else the whole output, stripped (exact match)."""
     if raw_output is None:
         return None
-    found = _ANSWER_ANYCASE.findall(raw_output)
+    found = tag_blocks(raw_output, "answer")
     text = found[-1] if found else raw_output
     return text.strip()
 
@@ -343,8 +343,8 @@ def video_r1_answer(raw_output: str | None) -> str | None:
     """Video-R1: first ``<answer>…</answer>`` content, else the whole output, stripped."""
     if raw_output is None:
         return None
-    m = _R1_ANSWER.search(raw_output)
-    return (m.group(1) if m else raw_output).strip()
+    found = tag_blocks(raw_output, "answer", ignore_case=False)
+    return (found[0] if found else raw_output).strip()
 
 
 def paper_letter(raw_output: str | None) -> str | None:
@@ -359,7 +359,7 @@ def paper_letter(raw_output: str | None) -> str | None:
 def _caption(raw_output: str | None) -> str | None:
     if raw_output is None:
         return None
-    found = _ANSWER_ANYCASE.findall(raw_output)
+    found = tag_blocks(raw_output, "answer")
     return (found[-1] if found else raw_output).strip()
 
 
@@ -379,7 +379,7 @@ def open_answer(raw_output: str | None) -> str | None:
     None when that is empty."""
     if raw_output is None:
         return None
-    found = _ANSWER_ANYCASE.findall(raw_output)
+    found = tag_blocks(raw_output, "answer")
     text = (found[-1] if found else raw_output).strip()
     return text or None
 

@@ -681,17 +681,18 @@ _FENCE_RE = re.compile(r"^```[a-zA-Z]*\s*\n?|\n?```\s*$")
 
 
 def _block(reply: str, name: str, *, required: bool = True) -> str | None:
-    m = re.search(rf"<{name}>(.*?)</{name}>", reply, re.DOTALL | re.IGNORECASE)
-    if m is None and name == "trace":
-        m = re.search(r"<trace>(.*)</trace>", reply, re.DOTALL | re.IGNORECASE)
-    if m is None:
+    from vt_agent.trace import tag_blocks
+
+    found = tag_blocks(reply, name)  # the first <name>...</name>, in linear time
+    if not found:
         if required:
             raise ReplyRejected(f"no <{name}>...</{name}> block in the reply")
         return None
-    return m.group(1).strip()
+    return found[0].strip()
 
 
-_TAG_RE = re.compile(r"<\s*/?\s*(?:time|caption|think|answer)\s*>", re.IGNORECASE)
+# ``<\s*/?\s*(time|...)\s*>`` written without two adjacent space runs (linear time)
+_TAG_RE = re.compile(r"<\s*(?:/\s*)?(?:time|caption|think|answer)\s*>", re.IGNORECASE)
 _META_WORDS_RE = re.compile(r"\b(?:captions?|captioned|annotations?|annotated)\b", re.IGNORECASE)
 
 
@@ -775,7 +776,7 @@ def parse_question_reply(
     assert problem is not None and options_text is not None and correct is not None and trace is not None
     if not problem:
         raise ReplyRejected("the question is empty")
-    if re.search(r"<\s*/?\s*(time|caption|think|answer)\s*>", problem, re.IGNORECASE):
+    if _TAG_RE.search(problem):
         raise ReplyRejected("the question holds trace tags")
     key = _question_key(problem)
     for k, other in enumerate(earlier, start=1):

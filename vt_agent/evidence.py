@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from vt_agent.errors import ConfigError, VideoError
 from vt_agent.result import Segment, Thumbnail
+from vt_agent.sandbox import OpenedFile
 
 __all__ = ["thumbnail_times", "thumbnails_for"]
 
@@ -30,7 +31,7 @@ def thumbnail_times(segments: Sequence[Segment], limit: int) -> list[tuple[Segme
 
 def thumbnails_for(
     segments: Sequence[Segment],
-    videos: Sequence[str],
+    videos: Sequence[str | OpenedFile],
     limit: int,
     *,
     max_side: int = MAX_SIDE,

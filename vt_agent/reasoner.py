@@ -52,25 +52,27 @@ from vt_agent.events import (
     TraceEvent,
 )
 from vt_agent.result import Result, SamplingRecord, Segment, Timings, answer_source, mmss
+from vt_agent.sandbox import OpenedFile
 
 __all__ = ["DEFAULT_PRESET", "VideoReasoner", "assign_video", "check_window", "seen_span"]
 
 DEFAULT_PRESET = "video-thinker-16f"
-VideoPaths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+VideoPaths = str | os.PathLike[str] | OpenedFile | Sequence[str | os.PathLike[str] | OpenedFile]
 _VIDEO_RE = re.compile(r"\bvideo\s*#?\s*(\d+)\b", re.IGNORECASE)
 _VIDEO_LABEL_RE = re.compile(r"^\s*video\s*#?\s*\d+\s*[:,]?\s*", re.IGNORECASE)
 
 
-def _paths(videos: VideoPaths) -> list[str]:
-    if isinstance(videos, str | os.PathLike):
-        return [os.fspath(videos)]
+def _paths(videos: VideoPaths) -> list[str | OpenedFile]:
+    """Paths as strings; a file opened beneath a folder (vt_agent.sandbox) stays that open file."""
+    if isinstance(videos, str | os.PathLike | OpenedFile):
+        videos = [videos]
     if not isinstance(videos, Sequence):
         raise ConfigError(f"videos must be a path or a list of paths, got {type(videos).__name__}")
-    out = []
+    out: list[str | OpenedFile] = []
     for v in videos:
-        if not isinstance(v, str | os.PathLike):
+        if not isinstance(v, str | os.PathLike | OpenedFile):
             raise ConfigError(f"a video must be a path, got {type(v).__name__}: {v!r}")
-        out.append(os.fspath(v))
+        out.append(v if isinstance(v, OpenedFile) else os.fspath(v))
     if not out:
         raise ConfigError("no video given: pass at least one video path")
     return out
@@ -240,7 +242,7 @@ class VideoReasoner:
 
     async def _prepare_iter(
         self,
-        paths: list[str],
+        paths: list[str | OpenedFile],
         preset: str,
         window: tuple[float, float] | None,
         loading: _Loading | None = None,
@@ -258,7 +260,7 @@ class VideoReasoner:
             yield prepared
             yield ProgressEvent(
                 "decode",
-                f"{os.path.basename(path)}: {len(rec.indices)} frames at {rec.sampled_fps:.2f} fps, "
+                f"{os.path.basename(str(path))}: {len(rec.indices)} frames at {rec.sampled_fps:.2f} fps, "
                 f"{rec.resized[0]}x{rec.resized[1]}, {rec.video_tokens} video tokens",
                 (i + 1) / len(paths),
             )
@@ -350,10 +352,10 @@ class VideoReasoner:
         lettered = format_options(options) if options else []
         preset_name = preset or self.preset
 
-        from vt_agent.video import check_path
+        from vt_agent.video import check_source
 
         for path in paths:
-            check_path(path)  # a missing file fails before any model loads
+            check_source(path)  # a missing file fails before any model loads
         t0 = time.perf_counter()
         loading = self._start_load()  # weights load while the frames decode
         try:

@@ -24,7 +24,7 @@ from vt_agent.video.presets import (
     make_preset,
     smart_nframes,
 )
-from vt_agent.video.probing import VideoInfo, check_path, clear_probe_cache, file_id, probe
+from vt_agent.video.probing import VideoInfo, check_path, check_source, clear_probe_cache, file_id, probe
 from vt_agent.video.resize import resize_rgb, smart_resize
 from vt_agent.video.sampling import linspace_indices, sample
 from vt_agent.video.thumbs import contact_sheet, frame_at, jpeg_bytes, label_time
@@ -59,6 +59,7 @@ __all__ = [
     "cache_info",
     "cached_model_inputs",
     "check_path",
+    "check_source",
     "clear_cache",
     "clear_probe_cache",
     "contact_sheet",

@@ -40,10 +40,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vt_agent._lazy import require
 from vt_agent.errors import UnsupportedVideoError, VideoDecodeError, VideoNotFoundError
+from vt_agent.sandbox import OpenedFile
 
 ID_CHUNK = 64 * 1024
 DEFAULT_FPS = 25.0
 _PROBE_CACHE_SIZE = 256
+
+Source = Path | OpenedFile  # a checked path, or a file opened once (vt_agent.sandbox)
+VideoSource = str | os.PathLike[str] | OpenedFile  # what the public functions take
 
 
 def _av() -> Any:
@@ -155,16 +159,36 @@ _ID_LOCK = threading.Lock()
 _ID_CACHE: OrderedDict[tuple[str, int, int], str] = OrderedDict()
 
 
-def _identity_key(path: Path) -> tuple[str, int, int]:
+def _identity_key(path: Source) -> tuple[str, int, int]:
+    """Cache key: (resolved path, size, mtime) of a path; (content identity, size, mtime) of an
+    opened file, taken from its descriptor (never from the name)."""
+    if isinstance(path, OpenedFile):
+        st = path.stat()
+        return (f"open:{path.identity()}", st.st_size, st.st_mtime_ns)
     st = path.stat()
     return (str(path), st.st_size, st.st_mtime_ns)
 
 
-def file_id(path: str | os.PathLike[str]) -> str:
+def _size(path: Source) -> int:
+    return path.size if isinstance(path, OpenedFile) else path.stat().st_size
+
+
+def check_source(source: VideoSource) -> Source:
+    """:func:`check_path` for a path; an :class:`OpenedFile` (checked when it was opened) as it is."""
+    if isinstance(source, OpenedFile):
+        source.stat()  # a closed one fails here, with a message naming it
+        return source
+    return check_path(source)
+
+
+def file_id(path: VideoSource) -> str:
     """Cheap identity of a file's content: sha256 of size, mtime_ns, the first and last 64 KiB.
 
-    Changes when the file is rewritten (mtime) or its length or ends change; 20 hex digits.
+    Changes when the file is rewritten (mtime) or its length or ends change; 20 hex digits. For
+    an opened file, also of its device and inode (:meth:`OpenedFile.identity`).
     """
+    if isinstance(path, OpenedFile):
+        return path.identity()
     p = check_path(path)
     key = _identity_key(p)
     with _ID_LOCK:
@@ -189,18 +213,26 @@ def file_id(path: str | os.PathLike[str]) -> str:
 # ---------------------------------------------------------------- opening
 
 
-def open_video(path: Path) -> tuple[Any, Any]:
+def open_video(path: Source) -> tuple[Any, Any]:
     """(container, first video stream) or a specific VideoError."""
     av = _av()
+    # an opened file is read through a reader of its own (own descriptor and position), which
+    # the container closes with itself
+    reader = path.reader() if isinstance(path, OpenedFile) else None
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        try:
+            container = av.open(str(path) if reader is None else reader, metadata_errors="ignore")
+        except BaseException:
+            if reader is not None:
+                reader.close()
+            raise
     except av.error.InvalidDataError:
         raise VideoDecodeError(
-            path,
+            str(path),
             "is not a video FFmpeg can read (invalid data: not a media file, or truncated or corrupt)",
         ) from None
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
-        raise VideoDecodeError(path, f"cannot be opened as a video ({exc})") from None
+        raise VideoDecodeError(str(path), f"cannot be opened as a video ({exc})") from None
     art = int(av.stream.Disposition.attached_pic)
     videos = [s for s in container.streams.video if not int(s.disposition) & art]
     if not videos:
@@ -213,14 +245,16 @@ def open_video(path: Path) -> tuple[Any, Any]:
         what = (
             f"audio only ({', '.join(codecs)}){cover}" if codecs else f"streams: {', '.join(kinds) or 'none'}"
         )
-        raise UnsupportedVideoError(path, f"has no video stream ({what}); give a file with a video track")
+        raise UnsupportedVideoError(
+            str(path), f"has no video stream ({what}); give a file with a video track"
+        )
     stream = videos[0]
     ctx = stream.codec_context
     name = getattr(ctx, "name", None) if ctx is not None else None
     if ctx is None or not name or name == "none":
         container.close()
         raise UnsupportedVideoError(
-            path, "its video codec is unknown to FFmpeg (no decoder); re-encode it, e.g. to H.264 MP4"
+            str(path), "its video codec is unknown to FFmpeg (no decoder); re-encode it, e.g. to H.264 MP4"
         )
     stream.thread_type = "AUTO"
     return container, stream
@@ -262,7 +296,7 @@ def safe_demux(container: Any, stream: Any, problems: list[str]) -> Iterator[Any
         yield packet
 
 
-def decode_packet(packet: Any, stream: Any, problems: list[str], path: Path) -> list[Any]:
+def decode_packet(packet: Any, stream: Any, problems: list[str], path: Source) -> list[Any]:
     """Frames from one packet (None flushes); a decode error drops the packet and is noted."""
     av = _av()
     try:
@@ -270,7 +304,7 @@ def decode_packet(packet: Any, stream: Any, problems: list[str], path: Path) -> 
             return list(stream.codec_context.decode(None))
         return list(packet.decode())
     except av.error.DecoderNotFoundError as exc:
-        raise UnsupportedVideoError(path, f"no decoder for this video codec ({exc})") from None
+        raise UnsupportedVideoError(str(path), f"no decoder for this video codec ({exc})") from None
     except av.error.FFmpegError as exc:
         problems.append(str(exc))
         return []
@@ -295,7 +329,7 @@ class KeptPackets:
         self.container.close()
 
 
-def _scan_packets(path: Path, keep_bytes: int = 0) -> tuple[_Header, Timeline | None, KeptPackets | None]:
+def _scan_packets(path: Source, keep_bytes: int = 0) -> tuple[_Header, Timeline | None, KeptPackets | None]:
     """Demux-only pass: the packet timeline (None when packets cannot stand for frames).
 
     With ``keep_bytes`` > 0 the packets are also kept (see KeptPackets) when they are in
@@ -357,7 +391,7 @@ def _packet_timeline(head: _Header, pts: list[int], keys: set[int], last_dur: in
     return Timeline(tuple(order), tb, keyframes, last, verified=False)
 
 
-def decode_timeline(path: Path) -> tuple[_Header, Timeline, list[str], tuple[int, int]]:
+def decode_timeline(path: Source) -> tuple[_Header, Timeline, list[str], tuple[int, int]]:
     """One streaming pass decoding every frame (none kept): the true timeline.
 
     Returns header, timeline, problems, and the decoded frame size (width, height).
@@ -388,7 +422,7 @@ def decode_timeline(path: Path) -> tuple[_Header, Timeline, list[str], tuple[int
                 last_dur = getattr(frame, "duration", None)
     if not pts:
         detail = f" ({problems[0]})" if problems else ""
-        raise VideoDecodeError(path, f"no frame decodes: the file is truncated or corrupt{detail}")
+        raise VideoDecodeError(str(path), f"no frame decodes: the file is truncated or corrupt{detail}")
     warn: list[str] = []
     if problems:
         warn.append(f"{len(problems)} decode problem(s), frames may be missing: {problems[0]}")
@@ -419,7 +453,7 @@ def with_flush(packets: Iterator[Any]) -> Iterator[Any]:
 
 
 def make_info(
-    path: Path, fid: str, head: _Header, tl: Timeline, size: tuple[int, int], problems: list[str]
+    path: Source, fid: str, head: _Header, tl: Timeline, size: tuple[int, int], problems: list[str]
 ) -> VideoInfo:
     n = len(tl.pts)
     duration = tl.duration_s
@@ -432,7 +466,7 @@ def make_info(
     return VideoInfo(
         path=str(path),
         file_id=fid,
-        size_bytes=path.stat().st_size,
+        size_bytes=_size(path),
         container=head.container,
         codec=head.codec,
         width=size[0],
@@ -480,7 +514,7 @@ DECODED = _Cache(_PROBE_CACHE_SIZE)  # verified: every frame decoded
 PACKETS = _Cache(_PROBE_CACHE_SIZE)  # from the packet index
 
 
-def probe_full(path: Path, *, cache: bool = True) -> tuple[VideoInfo, Timeline]:
+def probe_full(path: Source, *, cache: bool = True) -> tuple[VideoInfo, Timeline]:
     """Decoded timeline and info for a checked path (cached by path, size and mtime)."""
     key = _identity_key(path)
     if cache and (got := DECODED.get(key)) is not None:
@@ -493,18 +527,18 @@ def probe_full(path: Path, *, cache: bool = True) -> tuple[VideoInfo, Timeline]:
     return out
 
 
-def remember_decoded(path: Path, info: VideoInfo, tl: Timeline) -> None:
+def remember_decoded(path: Source, info: VideoInfo, tl: Timeline) -> None:
     """Store a timeline that a sampling pass verified frame by frame over the whole file."""
     DECODED.put(_identity_key(path), (info, tl))
 
 
-def probe_packets(path: Path, *, cache: bool = True) -> tuple[VideoInfo, Timeline] | None:
+def probe_packets(path: Source, *, cache: bool = True) -> tuple[VideoInfo, Timeline] | None:
     """The packet timeline (cheap), or the decoded one if already known; None if unusable."""
     return probe_packets_keeping(path, cache=cache)[0]
 
 
 def probe_packets_keeping(
-    path: Path, *, cache: bool = True, keep_bytes: int = 0
+    path: Source, *, cache: bool = True, keep_bytes: int = 0
 ) -> tuple[tuple[VideoInfo, Timeline] | None, KeptPackets | None]:
     """Like probe_packets; when it has to scan, also the packets it read (see _scan_packets).
 
@@ -529,15 +563,16 @@ def probe_packets_keeping(
     return out, kept
 
 
-def probe(path: str | os.PathLike[str], *, cache: bool = True, decode_all: bool = True) -> VideoInfo:
+def probe(path: VideoSource, *, cache: bool = True, decode_all: bool = True) -> VideoInfo:
     """Container, codec, size, header claims and the decoded timeline of a video file.
 
     Decodes every frame once (without converting or keeping any); cached by resolved path,
     size and mtime. With ``decode_all=False`` a timeline already known, or else the packet
     index (``frames_verified=False``), is enough: fast on long videos. Raises
-    VideoNotFoundError, VideoDecodeError or UnsupportedVideoError.
+    VideoNotFoundError, VideoDecodeError or UnsupportedVideoError. ``path`` may be an
+    :class:`~vt_agent.sandbox.OpenedFile`: then every read goes through its descriptor.
     """
-    p = check_path(path)
+    p = check_source(path)
     if not decode_all:
         got = probe_packets(p, cache=cache)
         if got is not None:

@@ -7,11 +7,9 @@ import contextlib
 import functools
 import hashlib
 import math
-import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,7 +51,7 @@ def linspace_indices(start: int, end: int, n: int) -> list[int]:
 
 
 def _window_positions(
-    path: Path, tl: _probe.Timeline, start_s: float | None, end_s: float | None
+    path: _probe.Source, tl: _probe.Timeline, start_s: float | None, end_s: float | None
 ) -> tuple[int, int, tuple[float, float] | None]:
     """First and last timeline positions inside the window, and the window as recorded."""
     n = len(tl.pts)
@@ -63,17 +61,19 @@ def _window_positions(
     start = 0.0 if start_s is None else float(start_s)
     end = duration if end_s is None else float(end_s)
     if not (math.isfinite(start) and math.isfinite(end)):
-        raise WindowError(path, f"window [{start_s}, {end_s}] is not a pair of finite numbers of seconds")
+        raise WindowError(
+            str(path), f"window [{start_s}, {end_s}] is not a pair of finite numbers of seconds"
+        )
     if end_s is None and start >= duration:
         raise WindowError(
-            path,
+            str(path),
             f"window start {start:g} s is not before the end of the clip ({duration:.3f} s); pick an earlier start",
         )
     if end <= start:
-        raise WindowError(path, f"window end {end:g} s is not after its start {start:g} s")
+        raise WindowError(str(path), f"window end {end:g} s is not after its start {start:g} s")
     if start >= duration or end <= 0:
         raise WindowError(
-            path,
+            str(path),
             f"window [{start:g}, {end:g}] s lies outside the clip, which runs from 0 to {duration:.3f} s",
         )
     start, end = round(max(0.0, start), 6), round(min(duration, end), 6)  # as recorded
@@ -94,13 +94,13 @@ def _plan(preset: Preset, tl: _probe.Timeline, first: int, last: int) -> tuple[l
     return positions, len(positions) / span
 
 
-def _frames_from(container: Any, stream: Any, problems: list[str], path: Path) -> Iterator[Any]:
+def _frames_from(container: Any, stream: Any, problems: list[str], path: _probe.Source) -> Iterator[Any]:
     for packet in _probe.with_flush(_probe.safe_demux(container, stream, problems)):
         yield from _probe.decode_packet(packet, stream, problems, path)
 
 
 def collect(
-    path: Path,
+    path: _probe.Source,
     tl: _probe.Timeline,
     positions: list[int],
     convert: Callable[[Any], np.ndarray],
@@ -156,7 +156,11 @@ class _Segments:
     """
 
     def __init__(
-        self, path: Path, tl: _probe.Timeline, convert: Callable[[Any], np.ndarray], kept: _probe.KeptPackets
+        self,
+        path: _probe.Source,
+        tl: _probe.Timeline,
+        convert: Callable[[Any], np.ndarray],
+        kept: _probe.KeptPackets,
     ) -> None:
         self.path, self.tl, self.convert, self.kept = path, tl, convert, kept
         self.done: dict[int, np.ndarray] = {}
@@ -259,7 +263,7 @@ class _Pass:
 
     def __init__(
         self,
-        path: Path,
+        path: _probe.Source,
         tl: _probe.Timeline,
         convert: Callable[[Any], np.ndarray],
         pool: ThreadPoolExecutor | None,
@@ -340,7 +344,7 @@ class _Pass:
 
 
 def _gather(
-    path: Path,
+    path: _probe.Source,
     preset: Preset,
     start_s: float | None,
     end_s: float | None,
@@ -396,13 +400,13 @@ def _gather(
         frames, _ = collect(path, tl, positions, convert, seek=False, workers=CONVERT_WORKERS)
     except _Mismatch as exc:
         raise VideoDecodeError(
-            path, f"frames decode differently on a second pass ({exc}); the file is damaged"
+            str(path), f"frames decode differently on a second pass ({exc}); the file is damaged"
         ) from None
     return info, tl, positions, fps, frames, size[0]
 
 
 def sample(
-    path: str | os.PathLike[str],
+    path: _probe.VideoSource,
     preset: str | Preset = DEFAULT_PRESET,
     *,
     start_s: float | None = None,
@@ -415,9 +419,10 @@ def sample(
     the window (all of the clip by default); ``n`` from the preset, even, never above the frames
     available. Timestamps and indices are global (seconds from the first decoded frame).
     ``sampled_fps = n / decoded duration of the sampled span``, ``second_per_grid_ts = 2 / sampled_fps``.
-    Cached by file identity + preset + window unless ``cache=False``.
+    Cached by file identity + preset + window unless ``cache=False``. ``path`` may be an
+    :class:`~vt_agent.sandbox.OpenedFile`: every read then goes through its descriptor.
     """
-    p = _probe.check_path(path)
+    p = _probe.check_source(path)
     pre = get_preset(preset)
     fid = _probe.file_id(p)
     window: tuple[float, float] | None = None
@@ -465,7 +470,7 @@ def _inflight(key: str) -> Iterator[None]:
 
 
 def _prepare(
-    p: Path,
+    p: _probe.Source,
     fid: str,
     pre: Preset,
     start_s: float | None,

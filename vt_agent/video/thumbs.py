@@ -5,7 +5,6 @@ from __future__ import annotations
 import bisect
 import io
 import math
-import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,17 +36,17 @@ def _shrink(rgb: np.ndarray, max_side: int | None) -> Image.Image:
 
 
 def frame_at(
-    path: str | os.PathLike[str], time_s: float, max_side: int | None = 256, *, cache: bool = True
+    path: _probe.VideoSource, time_s: float, max_side: int | None = 256, *, cache: bool = True
 ) -> Image.Image:
     """The frame on screen at ``time_s`` (seconds from the first decoded frame), longest side <= max_side.
 
     ``time_s`` beyond the end gives WindowError; slightly before 0 gives the first frame.
     """
-    p = _probe.check_path(path)
+    p = _probe.check_source(path)
     got = _probe.probe_packets(p, cache=cache) or _probe.probe_full(p, cache=cache)
     _info, tl = got
     if not math.isfinite(time_s) or time_s < -0.5 or time_s > tl.duration_s + 1e-6:
-        raise WindowError(p, f"time {time_s} s is outside the clip (0 to {tl.duration_s:.3f} s)")
+        raise WindowError(str(p), f"time {time_s} s is outside the clip (0 to {tl.duration_s:.3f} s)")
 
     def rgb(frame: Any) -> np.ndarray:
         return np.asarray(frame.to_ndarray(format="rgb24"))
@@ -67,7 +66,7 @@ def frame_at(
             frame = grab(_probe.probe_full(p, cache=cache)[1], False)
         except _Mismatch as exc:
             raise VideoDecodeError(
-                p, f"frames decode differently on a second pass ({exc}); the file is damaged"
+                str(p), f"frames decode differently on a second pass ({exc}); the file is damaged"
             ) from None
     return _shrink(frame, max_side)
 

@@ -78,7 +78,7 @@ class OutputState(TypedDict):
     result: dict[str, Any]
     """The final :class:`vt_agent.result.Result` as JSON (thumbnails without base64)."""
     answer: str | None
-    """The answer letter (PROTOCOL §5 ladder), None when none was found."""
+    """The answer letter (answer rules, docs/protocol.md), None when none was found."""
     segments: list[dict[str, Any]]
     """The final trace's segments (global seconds), each with ``confirmed`` after verification."""
     confirmed: list[bool | None]

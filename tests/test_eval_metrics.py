@@ -1,4 +1,4 @@
-"""Accuracy k/N, grounding (PROTOCOL §6) and caption metrics against hand-computed values."""
+"""Accuracy k/N, grounding (docs/protocol.md, Grounding and captions) and caption metrics against hand-computed values."""
 
 from __future__ import annotations
 

@@ -58,7 +58,7 @@ def _frame_channel_means(pixels: np.ndarray, grid: list[int]) -> np.ndarray:
 
 
 def _expected_sampled_fps(case: dict[str, Any]) -> float:
-    """PROTOCOL §2: the decoded timeline (real frames over real duration), whatever the header says."""
+    """Video input (docs/protocol.md): the decoded timeline (real frames over real duration), whatever the header says."""
     n = len(case["indices"])
     return float(n / case["window_frames"] * case["decoded_fps"])
 
@@ -120,7 +120,7 @@ def test_sampling_matches_reference(case: dict[str, Any]) -> None:
         np.testing.assert_allclose(rec.timestamps_s, case["reference_timestamps_s"], atol=1e-6)
         assert rec.sampled_fps == pytest.approx(case["sampled_fps"], rel=1e-9)
         assert rec.second_per_grid_ts == pytest.approx(case["second_per_grid_ts"], rel=SPG_REL)
-    else:  # lying header: the project deliberately differs (PROTOCOL §2), by exactly the fps ratio
+    else:  # lying header: the project deliberately differs (docs/protocol.md, Video input), by exactly the fps ratio
         ratio = case["reference_fps"] / case["decoded_fps"]
         assert ratio != pytest.approx(1.0)
         assert rec.second_per_grid_ts == pytest.approx(case["second_per_grid_ts"] * ratio, rel=SPG_REL)

@@ -1,4 +1,4 @@
-"""Trace parser, spans, the PROTOCOL §5 answer ladder and the format check."""
+"""Trace parser, spans, the answer rules of docs/protocol.md and the format check."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from vt_agent.video import (
 @pytest.mark.parametrize(
     ("hw", "expected"),
     [
-        ((720, 1280), (224, 420)),  # bigbuckbunny: PROTOCOL §2
+        ((720, 1280), (224, 420)),  # bigbuckbunny: docs/protocol.md, Video input
         ((405, 720), (224, 420)),  # cityCC0
         ((576, 768), (252, 364)),  # vtest
         ((160, 224), (280, 392)),  # enlarging rounds up, above max (reference behaviour)

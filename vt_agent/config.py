@@ -102,7 +102,7 @@ class ReasonerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     preset: str = Field(default="video-thinker-16f", description="frame sampling preset")
-    max_tokens: int = Field(default=1024, ge=1, description="generation limit (PROTOCOL §3: 1024)")
+    max_tokens: int = Field(default=1024, ge=1, description="generation limit (1024 as the authors decoded)")
     thumbnails: int = Field(default=0, ge=0, description="evidence thumbnails at the first N cited spans")
 
 

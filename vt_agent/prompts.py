@@ -1,4 +1,4 @@
-"""The exact Video-Thinker prompt (PROTOCOL.md §1), question building and message layout.
+"""The exact Video-Thinker prompt (docs/protocol.md, Prompt), question building and message layout.
 
 ``SYSTEM_PROMPT`` and ``USER_TEMPLATE`` are the released model's strings byte for byte, quirks
 included (backticks around the tags, "such as such as", ``tags.Follow``); they ship as package
@@ -23,7 +23,7 @@ authors' variant for models that take no system message: one user turn whose tex
 Options: ``format_options`` accepts plain texts (letters ``A. ``, ``B. ``, ... are added) or
 texts that already carry their letters as ``"A. x"``, ``"A) x"`` or ``"(A) x"`` (normalised to
 ``"A. x"``; the letters must run A, B, C, ... in order). At most 15 options (A..O, the letters the
-answer ladder of PROTOCOL.md §5 knows).
+answer rules of docs/protocol.md know).
 """
 
 from __future__ import annotations

@@ -185,7 +185,7 @@ class VideoReasoner:
 
     ``preset``: frame sampling preset (``vt_agent.video.PRESETS``); ``max_tokens``: generation
     limit (1024 as in the paper); ``thumbnails``: evidence JPEGs at the first N cited spans;
-    ``temperature``/``top_p``: decoding (PROTOCOL §3); ``concurrency``: at most this many
+    ``temperature``/``top_p``: decoding (docs/protocol.md, Decoding); ``concurrency``: at most this many
     generations at once through this reasoner (None: no limit of its own).
     """
 

@@ -1,7 +1,7 @@
 """Streaming parser for Video-Thinker traces, answer extraction and the format check.
 
 The model writes free text and groups ``<time>S-E</time><caption>…</caption><think>…</think>``,
-then ``<answer>X</answer>`` (PROTOCOL.md §4). :class:`TraceParser` takes text deltas of any size
+then ``<answer>X</answer>`` (docs/protocol.md, Trace grammar). :class:`TraceParser` takes text deltas of any size
 (tags may be split at any character) and emits the events of :mod:`vt_agent.events`.
 
 Parsing rules (this project's choices, documented here):
@@ -82,7 +82,7 @@ class UnreadableSpanError(VTAgentError, ValueError):
 
 
 # ---------------------------------------------------------------------------------------------
-# Answer extraction (PROTOCOL.md §5, the authors' rules, in order)
+# Answer extraction (the authors' rules, in order: docs/protocol.md, Answer rules)
 
 _FINAL_RE = re.compile(r"final answer:", re.IGNORECASE)
 _LETTER_RE = re.compile(r"\s*([A-Z])\b", re.IGNORECASE)
@@ -113,7 +113,7 @@ def tag_blocks(text: str, name: str, *, ignore_case: bool = True) -> list[str]:
 
 
 def extract_answer(text: str) -> str:
-    """The answer letter by the PROTOCOL.md §5 ladder, or ``"WRONG"``.
+    """The answer letter by the answer rules of docs/protocol.md, or ``"WRONG"``.
 
     1. the last ``<answer>\\s*(.*?)\\s*</answer>`` match (DOTALL, IGNORECASE), stripped;
     2. else the text after the first ``Final answer:`` (case-insensitive), else the whole text;
@@ -406,7 +406,7 @@ class TraceParser:
 
     @property
     def answer(self) -> str | None:
-        """The answer letter by the PROTOCOL.md §5 ladder over all text fed so far."""
+        """The answer letter by the answer rules of docs/protocol.md over all text fed so far."""
         return answer_letter(self.text)
 
     # -- internals ----------------------------------------------------------------------------
@@ -598,7 +598,7 @@ _ANY_TAG_RE = re.compile(r"<[ \t]*(?:(/)[ \t]*)?(time|caption|think|answer)[ \t]
 
 
 def check_format(text: str) -> FormatCheck:
-    """The format rule of this project (PROTOCOL.md §7 leaves it open), for rewards and checks.
+    """The format rule of this project (docs/protocol.md, Trace grammar: the paper leaves it open), for rewards and checks.
 
     A trace is well formed when all of these hold:
 

@@ -1,6 +1,6 @@
 """SCRIPTED traces for the ``fake`` backend: hand-written text, not model output.
 
-They imitate the released Video-Thinker-7B's style (PROTOCOL.md §4: free text, groups
+They imitate the released Video-Thinker-7B's style (docs/protocol.md, Trace grammar: free text, groups
 ``<time>MM:SS-MM:SS</time><caption>…</caption><think>…</think>`` with transitions, an
 option-by-option discussion, ``<answer>X</answer>`` at the end) for the human-written questions
 about the bundled clips (``tests/data/videos``: bigbuckbunny, cityCC0, vtest), with spans that
@@ -59,7 +59,7 @@ class FakeTrace:
     auto: bool = True
     """Whether the default chooser may pick it (malformed scripts are picked by name only)."""
     expected_answer: str | None = None
-    """The letter the PROTOCOL §5 ladder gives for ``text`` (None when it gives none)."""
+    """The letter the answer rules of docs/protocol.md gives for ``text`` (None when it gives none)."""
     scripted: bool = True
 
 

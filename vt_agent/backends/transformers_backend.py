@@ -4,7 +4,7 @@ Inputs are built without torchvision and without the official processor: the cha
 the model's own chat template, ``<|video_pad|>`` is expanded per video (``vt_agent.backends._tokens``)
 and the pixels come from ``vt_agent.video.video_model_inputs``.
 
-Decoding follows the Video-Thinker protocol (PROTOCOL.md §3, the authors' vLLM settings):
+Decoding follows the Video-Thinker protocol (docs/protocol.md, Decoding, the authors' vLLM settings):
 ``temperature`` and ``top_p`` from the request (0.1 and 0.001 by default), no top-k, no repetition
 penalty, EOS as the only stop. ``top_p=0.001`` keeps only the most likely token, so sampling is in
 effect greedy; ``temperature == 0`` asks for plain greedy decoding (``do_sample=False``). The

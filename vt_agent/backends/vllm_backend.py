@@ -6,7 +6,7 @@ The engine gets the frames vt-agent already sampled and resized, with their meta
 * ``multi_modal_data={"video": [(frames_THWC_uint8, metadata), ...]}``; the metadata's ``fps`` is
   chosen so that the HF processor's ``sampled_fps = len(frames_indices) / total_num_frames * fps``
   equals ``SamplingRecord.sampled_fps`` exactly, so the model sees
-  ``second_per_grid_ts = 2 / sampled_fps`` (PROTOCOL §2), the same value as the transformers path;
+  ``second_per_grid_ts = 2 / sampled_fps`` (docs/protocol.md, Video input), the same value as the transformers path;
 * ``mm_processor_kwargs={"min_pixels": w*h, "max_pixels": w*h}`` of the already-resized frames:
   ``smart_resize`` keeps a frame whose sides are multiples of 28 and whose area lies within the
   bounds, so 420x224 stays 420x224 (``min_pixels = 128*28*28`` would enlarge it to 448x252);
@@ -16,7 +16,7 @@ The engine gets the frames vt-agent already sampled and resized, with their meta
 
 Text deltas stream with ``RequestOutputKind.DELTA``; closing the stream aborts the request in the
 engine. Concurrency is bounded by a semaphore at the engine's ``max_num_seqs``; inside it the
-engine batches continuously. Decoding follows PROTOCOL §3 (temperature 0.1, top_p 0.001).
+engine batches continuously. Decoding as the authors ran it (docs/protocol.md, Decoding: temperature 0.1, top_p 0.001).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "ShijianW01/Video-Thinker-7B"
-DEFAULT_MAX_MODEL_LEN = 64000  # the authors' max_model_len (PROTOCOL §3)
+DEFAULT_MAX_MODEL_LEN = 64000  # the authors' max_model_len (docs/protocol.md, Decoding)
 FEATURE = "The vllm backend"
 T = TypeVar("T")
 TEMPORAL_PATCH_SIZE = 2

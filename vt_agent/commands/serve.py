@@ -24,7 +24,7 @@ from vt_agent.errors import ConfigError
 
 DEFAULT_MODEL = "ShijianW01/Video-Thinker-7B"
 DEFAULT_NAME = "video-thinker"
-DEFAULT_MAX_MODEL_LEN = 64000  # the authors' setting (PROTOCOL §3)
+DEFAULT_MAX_MODEL_LEN = 64000  # the authors' setting (docs/protocol.md, Decoding)
 API_SERVER = "vllm.entrypoints.openai.api_server"
 
 
@@ -144,7 +144,7 @@ def build_command(args: argparse.Namespace, *, use_cli: bool | None = None) -> l
         json.dumps({"video": args.max_videos, "image": 0}, separators=(",", ":")),
         # vt-agent sends the sampled frames with their metadata and pixel bounds per request
         "--trust-request-mm-kwargs",
-        # sampling exactly as the request says (PROTOCOL §3), not the checkpoint's generation_config
+        # sampling exactly as the request says (docs/protocol.md, Decoding), not the checkpoint's generation_config
         # defaults (Qwen ships top_k=1, repetition_penalty=1.05)
         "--generation-config",
         "vllm",

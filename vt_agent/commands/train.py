@@ -1,6 +1,6 @@
 """``vt-agent train sft|grpo --config FILE [--output-dir DIR]`` and the data commands.
 
-``sft`` and ``grpo`` run the recipe of PROTOCOL.md §7 from a YAML config
+``sft`` and ``grpo`` run the published recipe (docs/protocol.md, Training recipe) from a YAML config
 (:mod:`vt_agent.training.train_config`); ``build`` and ``curate`` (from
 :mod:`vt_agent.commands.train_data`) make the training records. Multi-GPU and multi-node runs go
 through accelerate: ``accelerate launch --config_file examples/configs/accelerate/zero2.yaml

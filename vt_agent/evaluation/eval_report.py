@@ -1,7 +1,7 @@
 """Evaluation reports in Markdown and HTML: per-type tables, counts, published numbers side by side.
 
 For Video-Holmes, CG-Bench-Reasoning and VRBench the report puts the published Video-Thinker
-table (PROTOCOL.md §8) beside the run. For ActivityNet, STAR, ScaleLong, YouCook2 and LVBench it
+table (docs/protocol.md, Published numbers) beside the run. For ActivityNet, STAR, ScaleLong, YouCook2 and LVBench it
 says why the paper's columns of the same names are not comparable (the authors' unreleased
 conversions). The HTML page is self-contained (inline CSS), in the style of the triage report.
 """
@@ -114,7 +114,7 @@ def render_markdown(score: BenchmarkScore, title: str | None = None) -> str:
         g = score.grounding
         out += [
             "",
-            "## Temporal grounding (PROTOCOL §6)",
+            "## Temporal grounding (best IoU per gold span)",
             "",
             "| gold spans | mIoU | R@0.3 | R@0.5 |",
             "|---:|---:|---:|---:|",
@@ -218,7 +218,7 @@ def render_html(score: BenchmarkScore, title: str | None = None) -> str:
     if score.grounding is not None:
         g = score.grounding
         parts.append(
-            '<h2>Temporal grounding (PROTOCOL §6)</h2><div class="card"><table>'
+            '<h2>Temporal grounding (best IoU per gold span)</h2><div class="card"><table>'
             '<tr><th class="num">gold spans</th><th class="num">mIoU</th><th class="num">R@0.3</th>'
             '<th class="num">R@0.5</th></tr>'
             f'<tr><td class="num">{g.n_spans}</td><td class="num">{_pct(g.miou)}</td>'

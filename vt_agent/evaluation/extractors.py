@@ -34,7 +34,7 @@ benchmarks' own scripts (parity is tested against the official code, see ``tests
 ``youcook2``
     Captions: the whole output, stripped.
 ``video-thinker``, ``star``, ``vt-agent``
-    The paper's ladder (PROTOCOL.md §5, :func:`vt_agent.trace.answer_letter`).
+    The paper's ladder (docs/protocol.md, Answer rules, :func:`vt_agent.trace.answer_letter`).
 ``vt-agent`` open questions (a JSONL record without ``options``)
     :func:`open_answer`: the last ``<answer>`` content, else the whole output, stripped; scored
     by :func:`answer_matches` with :func:`normalize_open_answer` on both sides (lower case,
@@ -348,7 +348,7 @@ def video_r1_answer(raw_output: str | None) -> str | None:
 
 
 def paper_letter(raw_output: str | None) -> str | None:
-    """The paper's ladder (PROTOCOL.md §5); None where it gives ``WRONG``."""
+    """The paper's ladder (docs/protocol.md, Answer rules); None where it gives ``WRONG``."""
     if raw_output is None:
         return None
     from vt_agent.trace import answer_letter

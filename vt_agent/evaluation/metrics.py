@@ -1,8 +1,8 @@
-"""Accuracy (k/N, per question type), temporal grounding (PROTOCOL.md §6) and caption metrics.
+"""Accuracy (k/N, per question type), temporal grounding (docs/protocol.md, Grounding and captions) and caption metrics.
 
 Accuracy is kept as integers: ``Accuracy(794, 1837)`` prints ``794/1837 = 0.4322 (43.22 %)``.
 
-Grounding (PROTOCOL.md §6): for each ground-truth span, the best IoU in seconds over the
+Grounding (docs/protocol.md, Grounding and captions): for each ground-truth span, the best IoU in seconds over the
 predicted ``<time>`` spans of the same sample (0 when there is none); mIoU is the mean over all
 ground-truth spans, R@0.3 / R@0.5 the share of ground-truth spans whose best IoU is >= 0.3 / 0.5.
 :func:`merged_intervals_iou` is CG-Bench's ``miou`` rule (both interval lists merged, then one
@@ -168,7 +168,7 @@ def grounding_scores(
         ]
     ],
 ) -> GroundingScore:
-    """PROTOCOL.md §6 over ``(gold_spans, predicted_spans)`` pairs, one pair per sample."""
+    """Grounding (docs/protocol.md, Grounding and captions) over ``(gold_spans, predicted_spans)`` pairs, one pair per sample."""
     best: list[float] = []
     for gold, predicted in samples:
         for g in gold:

@@ -1,4 +1,4 @@
-"""Published Video-Thinker accuracies (PROTOCOL.md §8: %, 16 frames, the paper's protocol).
+"""Published Video-Thinker accuracies (docs/protocol.md, Published numbers: %, 16 frames, the paper's protocol).
 
 Only Video-Holmes, CG-Bench-Reasoning and VRBench are public benchmarks a user can rerun. The
 other columns are the authors' own held-out multiple-choice conversions of ActivityNet, STAR,

@@ -5,7 +5,7 @@
 by the runner and read by the scorers. Result rows carry exactly the keys listed in
 :data:`RESULT_KEYS`.
 
-Resume key (PROTOCOL §5): ``md5(problem + str(options) + video_path)`` with ``options`` the
+Resume key (docs/protocol.md, Answer rules): ``md5(problem + str(options) + video_path)`` with ``options`` the
 lettered options as shown to the model (``["A. x", "B. y"]``, ``[]`` for open questions) and
 ``video_path`` the video path *relative to the videos directory* in POSIX form, so a rerun from
 another working directory, or with the videos directory mounted elsewhere, still resumes. Items
@@ -142,7 +142,7 @@ class EvalResult(BaseModel):
     protocol, whether the benchmark's extractor found an answer. ``segments``: the model's cited
     spans, ``{"start_s", "end_s", "caption"}`` in global seconds. ``error``: why no prediction
     was made (a video that does not decode, a backend failure), else None. ``skipped``: the video
-    is missing; such rows are not counted in N (PROTOCOL §5).
+    is missing; such rows are not counted in N (docs/protocol.md, Answer rules).
     """
 
     model_config = ConfigDict(extra="forbid")

@@ -8,7 +8,7 @@
 Protocols:
 
 ``video-thinker``
-    The paper's exact prompt (PROTOCOL §1) and answer ladder (§5), through
+    The paper's exact prompt and answer rules (docs/protocol.md: Prompt, Answer rules), through
     :meth:`VideoReasoner.areason`. Multiple choice only: a benchmark with open questions is
     refused (:class:`ProtocolError`), since the ladder reads an option letter.
 ``official``
@@ -16,7 +16,7 @@ Protocols:
     (:func:`vt_agent.evaluation.extractors.extract_answer`). Frames are sampled exactly as under
     the video-thinker protocol (the preset); only the text around them changes.
 
-Resume: each row's ``key`` is :func:`~vt_agent.evaluation.records.item_key` (PROTOCOL §5, with
+Resume: each row's ``key`` is :func:`~vt_agent.evaluation.records.item_key` (docs/protocol.md, Answer rules, with
 the video path relative to the videos directory), and questions whose key is already in the
 output file are not run again. A file written with another benchmark, protocol, preset,
 backend or model is refused rather than mixed. Rows with an error or a missing video count as
@@ -149,7 +149,7 @@ def official_messages(item: EvalItem) -> list[dict[str, Any]]:
 
     Without a system message, the Qwen chat template adds its default one, as in the official
     scripts that call ``apply_chat_template`` on a single user turn. STAR and vt-agent's JSONL
-    have no official prompt: they get the Video-Thinker prompt (PROTOCOL §1).
+    have no official prompt: they get the Video-Thinker prompt (docs/protocol.md, Prompt).
     """
     from vt_agent.prompts import build_messages, build_question
 
@@ -190,7 +190,7 @@ def check_protocol(benchmark: str, items: Sequence[EvalItem], protocol: str) -> 
     if open_items:
         raise ProtocolError(
             f"{benchmark} has {len(open_items)} open-ended question(s) (no options, e.g. {open_items[0].id!r}): "
-            "the video-thinker protocol is the paper's multiple-choice prompt and answer ladder (PROTOCOL §5), "
+            "the video-thinker protocol is the paper's multiple-choice prompt and answer rules, "
             "which reads an option letter and cannot score free-form answers. "
             "Run it with --protocol official (the benchmark's own prompt and scorer)."
         )

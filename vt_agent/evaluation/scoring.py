@@ -298,7 +298,7 @@ def score_results(
     }
     if skipped:
         score.notes.append(
-            f"{len(skipped)} question(s) skipped because their video is missing; not counted in N (PROTOCOL §5)."
+            f"{len(skipped)} question(s) skipped because their video is missing; not counted in N (as the authors scored)."
         )
     if errors:
         kinds = Counter(str(r.error).split(":")[0][:60] for r in errors)

@@ -1,6 +1,6 @@
 """Build Video-Thinker-10K style training records from public annotation files.
 
-Two kinds of sources (PROTOCOL.md §7):
+Two kinds of sources (docs/protocol.md, Training recipe):
 
 * **caption-labelled** (``activitynet-captions``, ``youcook2``): the video has timed captions; a
   text LLM writes a multiple-choice question that needs them and a grounded trace;

@@ -1,8 +1,8 @@
-"""Hindsight curation (PROTOCOL.md §7): keep a sample only if its own grounding answers it.
+"""Hindsight curation (docs/protocol.md, Training recipe): keep a sample only if its own grounding answers it.
 
 For each record, a judge model gets **only** the trace's ``<time>``/``<caption>`` content (one
 line ``MM:SS-MM:SS: caption`` per segment; not the video, not the ``<think>`` parts, not the
-discussion) with the question and options, and answers with a letter (PROTOCOL.md §5 ladder).
+discussion) with the question and options, and answers with a letter (answer rules, docs/protocol.md).
 
 * right letter: the record is **kept** (``curation.status = "kept"``);
 * wrong letter or none: the trace is **regenerated** by the trace writer (the same LLM as the

@@ -1,6 +1,6 @@
 """GRPO on video prompts on top of TRL (``vt-agent train grpo --config FILE``).
 
-Defaults are the paper's (PROTOCOL.md §7): beta 0.04, lr 5e-6, batch 8, 2,500 steps, max grad
+Defaults are the paper's (docs/protocol.md, Training recipe): beta 0.04, lr 5e-6, batch 8, 2,500 steps, max grad
 norm 5, 16 frames x 128*28*28, reward = accuracy (exact letter) + format
 (:mod:`vt_agent.training.rewards`), optionally + grounding IoU. Rollouts run with transformers
 ``generate`` on the video; the video also reaches every log-prob forward of the loss

@@ -5,13 +5,13 @@ Each reward follows TRL's reward-function signature ``f(completions, **columns) 
 (:func:`vt_agent.training.collate.dataset_rows`). Completions may be plain strings or TRL's
 conversational ``[{"role": "assistant", "content": ...}]``.
 
-* :func:`accuracy_reward`: 1.0 when the PROTOCOL.md §5 answer ladder
+* :func:`accuracy_reward`: 1.0 when the answer rules of docs/protocol.md
   (:func:`vt_agent.trace.extract_answer`) gives the record's letter, else 0.0.
 * :func:`format_reward`: 1.0 when :func:`vt_agent.trace.check_format` passes (at least one
   ``<time><caption><think>`` group, balanced flat tags, one non-empty ``<answer>`` at the very
   end), else 0.0. This rule is this project's choice: the paper does not publish its own.
 * :func:`grounding_reward`: for records with annotated ``spans``, the mean over those spans of
-  the best IoU (seconds) with any ``<time>`` span of the completion (PROTOCOL.md §6 mIoU on one
+  the best IoU (seconds) with any ``<time>`` span of the completion (docs/protocol.md, Grounding and captions: mIoU on one
   sample); ``None`` (no reward, ignored by TRL) for records without spans.
 
 The paper's GRPO reward is accuracy + format (weights 1, 1); grounding is optional.

@@ -7,7 +7,7 @@ One record per line of a JSONL file (UTF-8). Required fields:
 ``problem``     the question text, without its options
 ``options``     the options, each carrying its letter: ``["A. ...", "B. ...", ...]`` (2 to 15)
 ``solution``    ``"<answer>X</answer>"``, X one of the options' letters
-``trace``       the grounded reasoning in the Video-Thinker grammar (PROTOCOL.md §4): free text and
+``trace``       the grounded reasoning in the Video-Thinker grammar (docs/protocol.md, Trace grammar): free text and
                 groups ``<time>MM:SS-MM:SS</time><caption>...</caption><think>...</think>``, then an
                 option-by-option discussion; **without** the ``<answer>`` (that is ``solution``)
 ``source``      where the sample came from: ``activitynet-captions``, ``youcook2``, ``star``,
@@ -192,7 +192,7 @@ class TrainRecord(BaseModel):
 
     @property
     def target(self) -> str:
-        """The SFT target: ``trace + "\\n" + solution`` (PROTOCOL.md §7)."""
+        """The SFT target: ``trace + "\\n" + solution`` (docs/protocol.md, Training recipe)."""
         return self.trace + "\n" + self.solution
 
     @property

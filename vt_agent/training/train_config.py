@@ -1,4 +1,4 @@
-"""Typed training configuration (YAML), with the paper's defaults (PROTOCOL.md §7).
+"""Typed training configuration (YAML), with the paper's defaults (docs/protocol.md, Training recipe).
 
 A config file has a ``model``, a ``data`` and a ``train`` section and an ``output_dir``::
 

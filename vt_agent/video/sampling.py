@@ -413,7 +413,7 @@ def sample(
     end_s: float | None = None,
     cache: bool = True,
 ) -> PreparedVideo:
-    """Sample and resize frames as the model was trained (PROTOCOL §2).
+    """Sample and resize frames as the model was trained (docs/protocol.md, Video input).
 
     Indices are ``round(linspace(0, total - 1, n))`` over the frames that really decode inside
     the window (all of the clip by default); ``n`` from the preset, even, never above the frames

@@ -1,6 +1,6 @@
 """``vt-agent triage VIDEO --query ...``: where in a long video does something happen?
 
-Runs the ``graphs.triage`` graph: windows of ``--window`` seconds overlapping by ``--overlap``,
+Runs :mod:`vt_agent.triage`: windows of ``--window`` seconds overlapping by ``--overlap``,
 one model call per window (``--concurrency`` at once), findings merged and ranked, in global
 seconds. A progress bar over the windows goes to stderr; ``--json`` prints only JSON on stdout;
 ``--html`` writes a self-contained report page.
@@ -13,12 +13,16 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vt_agent.commands.backend_args import add_backend_arguments, backend_from_args
 from vt_agent.commands.paths import check_output_file
 from vt_agent.errors import ConfigError
 from vt_agent.result import mmss
+from vt_agent.triage import DEFAULT_CONCURRENCY, DEFAULT_OVERLAP_S, DEFAULT_WINDOW_S
+
+if TYPE_CHECKING:
+    from vt_agent.triage import StreamingReasoner
 
 
 def register(subparsers: Any) -> None:
@@ -35,13 +39,25 @@ def register(subparsers: Any) -> None:
         "--query", "-q", required=True, help='what to look for, e.g. "someone crosses the lawn"'
     )
     parser.add_argument(
-        "--window", type=float, default=60.0, metavar="S", help="window length, s (default 60)"
+        "--window",
+        type=float,
+        default=DEFAULT_WINDOW_S,
+        metavar="S",
+        help=f"window length, s (default {DEFAULT_WINDOW_S:g})",
     )
     parser.add_argument(
-        "--overlap", type=float, default=5.0, metavar="S", help="window overlap, s (default 5)"
+        "--overlap",
+        type=float,
+        default=DEFAULT_OVERLAP_S,
+        metavar="S",
+        help=f"window overlap, s (default {DEFAULT_OVERLAP_S:g})",
     )
     parser.add_argument(
-        "--concurrency", type=int, default=2, metavar="N", help="windows asked at once (default 2)"
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"windows asked at once (default {DEFAULT_CONCURRENCY})",
     )
     parser.add_argument("--preset", default=None, help="sampling preset per window (default: the reasoner's)")
     add_backend_arguments(parser)
@@ -56,39 +72,35 @@ async def run_triage(
     video: str,
     query: str,
     *,
-    reasoner: Any,
+    reasoner: StreamingReasoner,
     window_s: float,
     overlap_s: float,
     concurrency: int,
     preset: str | None,
     progress: bool,
 ) -> dict[str, Any]:
-    """Run the triage graph, driving a tqdm bar from its ``window`` stream events."""
-    from graphs._common import GraphContext
-    from graphs.triage import graph
+    """Plan, scan and report (:mod:`vt_agent.triage`), with a tqdm bar over the windows on stderr."""
+    from vt_agent.triage import build_report, plan_triage, scan_windows
 
+    plan = await plan_triage(video, query, window_s=window_s, overlap_s=overlap_s)
     bar: Any = None
-    report: dict[str, Any] = {}
-    yes = 0
-    context = GraphContext(reasoner=reasoner, concurrency=concurrency, preset=preset)
-    inputs: dict[str, Any] = {"video": video, "query": query, "window_s": window_s, "overlap_s": overlap_s}
-    try:
-        async for mode, chunk in graph.astream(inputs, context=context, stream_mode=["custom", "values"]):  # type: ignore[call-overload]
-            if mode == "values":
-                report = chunk.get("report", report)
-                continue
-            if chunk.get("type") == "progress" and "windows" in chunk and progress:
-                from tqdm import tqdm
+    if progress:
+        from tqdm import tqdm
 
-                bar = tqdm(total=chunk["windows"], unit="window", desc="triage", file=sys.stderr, leave=True)
-            elif chunk.get("type") == "window" and bar is not None:
-                yes += chunk.get("answer") == "A"
+        bar = tqdm(total=len(plan.windows), unit="window", desc="triage", file=sys.stderr, leave=True)
+    outcomes: list[dict[str, Any]] = []
+    yes = 0
+    try:
+        async for outcome in scan_windows(reasoner, plan, concurrency=concurrency, preset=preset):
+            outcomes.append(outcome)
+            if bar is not None:
+                yes += outcome.get("answer") == "A"
                 bar.set_postfix(yes=yes)
                 bar.update(1)
     finally:
         if bar is not None:
             bar.close()
-    return report
+    return build_report(plan, outcomes)
 
 
 def _summary(report: dict[str, Any]) -> str:
@@ -120,7 +132,6 @@ def run(args: argparse.Namespace) -> int:
 
     if args.concurrency < 1:
         raise ConfigError(f"--concurrency must be >= 1, got {args.concurrency}")
-    require("langgraph", "graphs", "vt-agent triage")
     if args.html is not None:
         check_output_file(args.html, "--html")
     if args.preset is not None:

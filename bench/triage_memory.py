@@ -1,14 +1,15 @@
 """Triage memory stays bounded by one window: a short vs a long synthetic video, same settings.
 
 Makes two low-resolution test videos with PyAV (a moving square, 160x120 at 10 fps): SHORT
-(default 5 min) and LONG (default 30 min), then runs ``graphs.triage`` over each in its own
+(default 5 min) and LONG (default 30 min), then runs the triage core (``vt_agent.triage``, what
+``vt-agent triage`` runs; ``--graph``: the ``graphs.triage`` graph) over each in its own
 process with the scripted fake backend (the model is not what is measured) and the CLI's memory
 settings (frame cache off, 60 s windows, 5 s overlap, concurrency 2). Prints, per video, the
 windows, the peak of Python-tracked allocations (tracemalloc: numpy frame buffers included), the
 peak RSS, and the long/short ratios. Bounded memory means ratios close to 1 although the long
 video has ~5x more windows.
 
-    .venv/bin/python bench/triage_memory.py [--short-min 2] [--long-min 12] [--keep DIR]
+    .venv/bin/python bench/triage_memory.py [--short-min 2] [--long-min 12] [--keep DIR] [--graph]
 """
 
 from __future__ import annotations
@@ -46,17 +47,16 @@ def make_video(path: Path, minutes: float, fps: int = 10, size: tuple[int, int] 
     return time.perf_counter() - t0
 
 
-def child(video: str, window: float, overlap: float, concurrency: int) -> None:
+def child(video: str, window: float, overlap: float, concurrency: int, use_graph: bool) -> None:
     """Run one triage and print its measurements as JSON (in a fresh process)."""
     import asyncio
     import collections
     import resource
     import tracemalloc
 
-    from graphs._common import GraphContext
-    from graphs.triage import graph
     from vt_agent.backends.fake_backend import FakeBackend
     from vt_agent.reasoner import VideoReasoner
+    from vt_agent.triage import triage
     from vt_agent.video import cache_info, set_cache_limit
 
     set_cache_limit(0)  # what `vt-agent triage` does
@@ -65,18 +65,22 @@ def child(video: str, window: float, overlap: float, concurrency: int) -> None:
     # or the recording itself would grow with the video's length.
     backend.requests = collections.deque(maxlen=1)  # type: ignore[assignment]
     reasoner = VideoReasoner(backend)
-    tracemalloc.start()
+    query = "a white square moves"
+    if use_graph:
+        from graphs._common import GraphContext
+        from graphs.triage import graph
+
+        inputs = {"video": video, "query": query, "window_s": window, "overlap_s": overlap}
+        run = graph.ainvoke(inputs, context=GraphContext(reasoner=reasoner, concurrency=concurrency))
+    else:
+        run = triage(reasoner, video, query, window_s=window, overlap_s=overlap, concurrency=concurrency)
+    tracemalloc.start()  # after the imports: only the run is measured
     t0 = time.perf_counter()
-    out = asyncio.run(
-        graph.ainvoke(
-            {"video": video, "query": "a white square moves", "window_s": window, "overlap_s": overlap},
-            context=GraphContext(reasoner=reasoner, concurrency=concurrency),
-        )
-    )
+    out = asyncio.run(run)
+    report = out["report"] if use_graph else out
     took = time.perf_counter() - t0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    report = out["report"]
     print(
         json.dumps(
             {
@@ -102,10 +106,13 @@ def main() -> int:
     parser.add_argument("--overlap", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--keep", type=Path, default=None, help="directory to keep the generated videos in")
+    parser.add_argument(
+        "--graph", action="store_true", help="run the graphs.triage graph instead of the core"
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.window, args.overlap, args.concurrency)
+        child(args.child, args.window, args.overlap, args.concurrency, args.graph)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         where = args.keep or Path(tmp)
@@ -116,7 +123,8 @@ def main() -> int:
             made = make_video(video, minutes) if not video.exists() else 0.0
             proc = subprocess.run(
                 [sys.executable, __file__, "--child", str(video), "--window", str(args.window),
-                 "--overlap", str(args.overlap), "--concurrency", str(args.concurrency)],
+                 "--overlap", str(args.overlap), "--concurrency", str(args.concurrency),
+                 *(["--graph"] if args.graph else [])],
                 capture_output=True, text=True, check=True,
             )  # fmt: skip
             rows[name] = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -2,7 +2,8 @@
 
     python examples/graph_stream.py [VIDEO] [--backend fake|transformers|vllm|openai] [--model ...] [--verify]
 
-With the default ``fake`` backend the trace is scripted (hand-written text, not a model's answer).
+With the default ``fake`` backend the trace is scripted (hand-written text, not a model's answer),
+and the answer line says so.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ async def main(video: str, backend_name: str, model: str | None, verify: bool) -
             print(f"  {chunk['start']}-{chunk['end']}  {chunk['caption']}")
             print(f"      think: {chunk['think']}")
         elif chunk["type"] == "answer":
-            print(f"  answer: {chunk['letter']}")
+            note = " (scripted: a hand-written trace)" if backend.scripted else ""
+            print(f"  answer: {chunk['letter']}{note}")
         elif chunk["type"] == "verify":
             print(f"  verify segment {chunk['index']}: confirmed={chunk['confirmed']}")
         elif chunk["type"] == "progress":

@@ -2,7 +2,8 @@
 
     python examples/multi_video.py [VIDEO ...] [--backend fake|transformers|vllm|openai] [--model ...]
 
-With the default ``fake`` backend the traces are scripted (hand-written text, not a model's answer).
+With the default ``fake`` backend the traces are scripted (hand-written text, not a model's answer),
+and the answer line says so.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def main(videos: list[str], backend_name: str, model: str | None) -> None:
         },
         context=context,
     )
-    print(f"answer: {out['answer']} (by {out['synthesis']})")
+    scripted = " (scripted: hand-written traces)" if backend.scripted else ""
+    print(f"answer: {out['answer']} (by {out['synthesis']}){scripted}")
     for entry in sorted(out["per_video"], key=lambda e: e["index"]):
         print(f"  video {entry['index'] + 1} {Path(entry['path']).name}: {entry['answer']}")
     for c in out["citations"]:

@@ -24,4 +24,4 @@ result = reasoner.reason(CLIP, "What animal is the main character?", ["A fox", "
 print(f"generated {result.timings.generated_chars} chars in {result.timings.total_s:.2f} s "
       f"(finish: {result.finish_reason}); frames: {len(result.videos[0].indices)}")  # fmt: skip
 print("format problems:", "; ".join(result.format.problems) or "none")
-print("answer:", result.answer)
+print("answer:", result.answer, *(f"({note})" for note in result.provenance()))

@@ -36,8 +36,10 @@ async def main(video: str, backend_name: str, model: str | None) -> None:
                 print(f"answer tag: {event.text!r} -> {event.letter}")
             elif isinstance(event, FinishedEvent):
                 r = event.result
+                notes = "".join(f" ({note})" for note in r.provenance())
                 print(
-                    f"done: answer {r.answer}, {tokens} deltas, {r.timings.total_s:.2f} s, scripted={r.scripted}"
+                    f"done: answer {r.answer}{notes}, {tokens} deltas, {r.timings.total_s:.2f} s, "
+                    f"scripted={r.scripted}"
                 )
 
 

@@ -3,13 +3,15 @@
     python examples/triage_report.py [VIDEO] [--query ...] [--out report.html] [--backend ...]
 
 Same as ``vt-agent triage VIDEO --query ... --html report.html``. With the default ``fake``
-backend the traces are scripted (hand-written text, not a model's answer).
+backend the traces are scripted (hand-written text, not a model's answer), and the output says so.
+The report goes to the system's temporary folder unless ``--out`` says otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import tempfile
 from pathlib import Path
 
 from graphs._common import GraphContext
@@ -35,8 +37,11 @@ async def main(video: str, query: str, out: Path, backend_name: str, model: str 
         elif mode == "values" and "report" in chunk:
             report = chunk["report"]
     await backend.close()
+    if report.get("scripted"):
+        print("(scripted fake backend: hand-written traces, not a model's answers)")
     for f in report["findings"]:
         print(f"#{f['rank']} {f['start']}-{f['end']} confidence {f['confidence']:.2f}")
+    out.parent.mkdir(parents=True, exist_ok=True)
     print(f"wrote {write_triage_html(report, out)}")
 
 
@@ -46,7 +51,9 @@ if __name__ == "__main__":
     )
     parser.add_argument("video", nargs="?", default=str(CLIP))
     parser.add_argument("--query", default="someone crosses the lawn")
-    parser.add_argument("--out", type=Path, default=Path("triage_report.html"))
+    parser.add_argument(
+        "--out", type=Path, default=Path(tempfile.gettempdir()) / "vt-agent-examples" / "triage_report.html"
+    )
     parser.add_argument("--backend", default="fake")
     parser.add_argument("--model", default=None)
     args = parser.parse_args()

@@ -37,6 +37,7 @@ def test_stream_events(tmp_path: Path) -> None:
     assert lines[0].startswith("[decode]") and lines[-1].startswith("done: answer B")
     assert sum(line.startswith("segment ") for line in lines) == 3
     assert "answer tag: 'B' -> B" in out and "scripted=True" in out
+    assert "(scripted: a hand-written trace of the fake backend picked this answer" in lines[-1]
 
 
 def test_reason_transformers_tiny(tmp_path: Path) -> None:
@@ -44,6 +45,8 @@ def test_reason_transformers_tiny(tmp_path: Path) -> None:
     pytest.importorskip("transformers")
     out = run_example("reason_transformers_tiny.py", tmp_path)
     assert "its output is noise" in out
+    answer = next(line for line in out.splitlines() if line.startswith("answer:"))
+    assert "random weights: a random-weight model picked this answer" in answer
     assert "finish: length" in out and "frames: 16" in out
     assert (tmp_path / "cache" / "vt-agent").is_dir()
 

@@ -28,13 +28,13 @@ def test_graph_stream_example() -> None:
     out = run_example("graph_stream.py", "--verify")
     assert "[node] prepare" in out and "[node] reason" in out and "[node] verify" in out
     assert "00:00-00:02  A large grey furry animal" in out
-    assert "answer: B" in out
+    assert "answer: B (scripted: a hand-written trace)" in out
     assert "verify segment 0: confirmed=" in out
 
 
 def test_multi_video_example() -> None:
     out = run_example("multi_video.py")
-    assert out.startswith("answer: ")
+    assert out.startswith("answer: ") and "(scripted: hand-written traces)" in out.splitlines()[0]
     assert "video 1 bigbuckbunny.mp4:" in out and "video 2 cityCC0.mpg:" in out
 
 
@@ -44,3 +44,14 @@ def test_triage_report_example(tmp_path: Path) -> None:
     assert len(done) == 5
     assert (tmp_path / "r.html").read_text(encoding="utf-8").count("data:image/jpeg") >= 1
     assert f"wrote {tmp_path / 'r.html'}" in out
+    assert "(scripted fake backend: hand-written traces, not a model's answers)" in out
+
+
+def test_triage_example_writes_nothing_into_the_repository(tmp_path: Path) -> None:
+    import tempfile
+
+    before = {p.name for p in ROOT.iterdir()}
+    out = run_example("triage_report.py")
+    written = Path(tempfile.gettempdir()) / "vt-agent-examples" / "triage_report.html"
+    assert f"wrote {written}" in out and written.exists()
+    assert {p.name for p in ROOT.iterdir()} == before

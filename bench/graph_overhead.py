@@ -24,7 +24,7 @@ OPTIONS = ["A fox", "A rabbit", "A bear", "A squirrel"]
 
 
 async def main_async(rounds: int, chunk_chars: int, delay_ms: float) -> None:
-    from graphs._common import GraphContext
+    from graphs import GraphContext
     from graphs.video_thinker import graph
     from vt_agent.backends.fake_backend import FakeBackend
     from vt_agent.reasoner import VideoReasoner

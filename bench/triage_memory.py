@@ -67,7 +67,7 @@ def child(video: str, window: float, overlap: float, concurrency: int, use_graph
     reasoner = VideoReasoner(backend)
     query = "a white square moves"
     if use_graph:
-        from graphs._common import GraphContext
+        from graphs import GraphContext
         from graphs.triage import graph
 
         inputs = {"video": video, "query": query, "window_s": window, "overlap_s": overlap}

@@ -12,7 +12,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from graphs._common import GraphContext
+from graphs import GraphContext
 from graphs.video_thinker import graph
 from vt_agent.backends import load_backend
 from vt_agent.errors import VTAgentError

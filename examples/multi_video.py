@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from graphs._common import GraphContext
+from graphs import GraphContext
 from graphs.multi_video import graph
 from vt_agent.backends import load_backend
 from vt_agent.reasoner import VideoReasoner

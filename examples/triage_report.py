@@ -14,7 +14,7 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from graphs._common import GraphContext
+from graphs import GraphContext
 from graphs.triage import graph
 from vt_agent.backends import load_backend
 from vt_agent.errors import VTAgentError

@@ -28,7 +28,9 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 from typing_extensions import NotRequired, TypedDict
 
-from graphs._common import GraphContext, context_of, emit, node, result_summary, run_reasoner
+from graphs._bridge import node
+from graphs.context import GraphContext, context_of
+from graphs.stream import emit, result_summary, run_reasoner
 from vt_agent.errors import ConfigError, VTAgentError
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 Two ways to give the tool its model:
 
-* inside a LangGraph agent whose context is a :class:`~graphs._common.GraphContext`
+* inside a LangGraph agent whose context is a :class:`~graphs.GraphContext`
   (``agent.invoke(..., context=GraphContext(reasoner=r))``), use :data:`video_reason` as is: it
   reads the context through the injected ``ToolRuntime``;
 * anywhere else, bind one: ``make_video_reason_tool(GraphContext(reasoner=r))``.
@@ -21,18 +21,18 @@ from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.prebuilt import ToolRuntime
 from pydantic import Field
 
-from graphs._common import GraphContext
+from graphs.context import GraphContext
 from vt_agent.errors import ConfigError
+from vt_agent.runs import TOOL_PURPOSE, agent_result
 
 if TYPE_CHECKING:
     from graphs.video_thinker import InputState
 
 __all__ = ["TOOL_DESCRIPTION", "make_video_reason_tool", "summarize", "video_reason"]
 
-TOOL_DESCRIPTION = (
-    "Answer a question about one or more local video files with Video-Thinker, a video model that "
-    "cites the time spans it looked at. Returns JSON: the answer (an option letter when options are "
-    "given), the cited segments with MM:SS spans and captions, and whether the reasoning was well formed."
+TOOL_DESCRIPTION = TOOL_PURPOSE + (
+    " Returns JSON: the answer, the cited segments with MM:SS spans and captions, and whether the "
+    "reasoning was well formed."
 )
 
 Videos = Annotated[list[str], Field(description="paths of the video files, usually one", min_length=1)]
@@ -44,30 +44,8 @@ Options = Annotated[
 
 
 def summarize(output: dict[str, Any]) -> dict[str, Any]:
-    """The tool's JSON payload from a video_thinker output."""
-    result = output["result"]
-    return {
-        "answer": output["answer"],
-        "answer_text": result.get("answer_text"),
-        "options": result.get("options", []),
-        "segments": [
-            {
-                "video": s.get("video", 0),
-                "span": f"{s['start']}-{s['end']}" if s.get("start") is not None else s.get("time_text"),
-                "start_s": s.get("start_s"),
-                "end_s": s.get("end_s"),
-                "caption": s.get("caption"),
-                "think": s.get("think"),
-                "confirmed": s.get("confirmed"),
-            }
-            for s in output["segments"]
-        ],
-        "format_ok": output["format_ok"],
-        "attempts": output["attempts"],
-        "warnings": result.get("warnings", []),
-        "model": result.get("model", ""),
-        "scripted": result.get("scripted", False),
-    }
+    """The tool's JSON payload from a video_thinker output (:func:`vt_agent.runs.agent_result`)."""
+    return agent_result(output["result"], segments=output["segments"], attempts=output["attempts"])
 
 
 def _inputs(videos: list[str], question: str, options: list[str] | None) -> InputState:

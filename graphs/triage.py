@@ -27,7 +27,9 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 from typing_extensions import NotRequired, TypedDict
 
-from graphs._common import GraphContext, context_of, emit, node
+from graphs._bridge import node
+from graphs.context import GraphContext, context_of
+from graphs.stream import emit
 from vt_agent.triage import (
     DEFAULT_OVERLAP_S,
     DEFAULT_WINDOW_S,

@@ -30,8 +30,11 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from typing_extensions import NotRequired, TypedDict
 
-from graphs._common import GraphContext, context_of, emit, node, result_summary, run_reasoner
+from graphs._bridge import node
+from graphs.context import GraphContext, context_of
+from graphs.stream import emit, result_summary, run_reasoner
 from vt_agent.errors import ConfigError
+from vt_agent.reasoner import check_window
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
@@ -104,18 +107,6 @@ class State(InputState, OutputState):
     """Per verified segment: index, window, question, answer, confirmed, the check's trace summary."""
 
 
-def _window(value: Any) -> tuple[float, float] | None:
-    if value is None:
-        return None
-    try:
-        start, end = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"window must be [start_s, end_s], got {value!r}") from None
-    if not end > start >= 0:
-        raise ConfigError(f"window must satisfy 0 <= start < end, got [{start}, {end}]")
-    return (start, end)
-
-
 def _check_input(state: State) -> None:
     videos = state.get("videos")
     if not isinstance(videos, list) or not videos or not all(isinstance(v, str) and v for v in videos):
@@ -133,7 +124,7 @@ async def prepare(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any
     _check_input(state)
     ctx = context_of(runtime)
     reasoner = ctx.get_reasoner()
-    window = _window(state.get("window"))
+    window = check_window(state.get("window"))
     preset = state.get("preset") or ctx.preset
     emit(runtime.stream_writer, {"type": "progress", "stage": "decode", "message": "sampling the video(s)"})
     prepared = await reasoner.prepare(state["videos"], preset=preset, window=window)
@@ -169,7 +160,7 @@ async def reason(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]
         state["videos"],
         question,
         state.get("options") or None,
-        window=_window(state.get("window")),
+        window=check_window(state.get("window")),
         preset=state.get("preset") or ctx.preset,
         tag={"attempt": attempt},
         token_interval_s=ctx.token_interval_s,

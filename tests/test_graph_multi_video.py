@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("langgraph")
 pytest.importorskip("av")
 
-from graphs._common import GraphContext
+from graphs import GraphContext
 from graphs.multi_video import build_graph, graph, majority_vote
 from vt_agent.backends.base import GenerationRequest
 from vt_agent.backends.fake_backend import FakeBackend

@@ -33,7 +33,7 @@ def tiny_reasoner() -> Any:
 
 
 def test_video_thinker_on_tiny_model(tiny_reasoner: Any, bbb: Path) -> None:
-    from graphs._common import GraphContext
+    from graphs import GraphContext
     from graphs.video_thinker import graph
 
     context = GraphContext(reasoner=tiny_reasoner, max_repairs=1)

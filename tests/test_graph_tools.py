@@ -17,7 +17,7 @@ pytest.importorskip("av")
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-from graphs._common import GraphContext
+from graphs import GraphContext
 from graphs.tools import make_video_reason_tool, video_reason
 from vt_agent.backends.fake_backend import FakeBackend
 from vt_agent.errors import ConfigError

@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("langgraph")
 pytest.importorskip("av")
 
-from graphs._common import GraphContext
+from graphs import GraphContext
 from graphs.triage import build_graph, graph, merge_findings, plan_windows, triage_question
 from vt_agent.backends.base import GenerationRequest
 from vt_agent.backends.fake_backend import FakeBackend

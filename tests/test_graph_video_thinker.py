@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("langgraph")
 pytest.importorskip("av")
 
-from graphs._common import GraphContext
+from graphs import GraphContext
 from graphs.video_thinker import REPAIR_NOTE, build_graph, graph, route_after_reason
 from vt_agent.backends.base import GenerationRequest
 from vt_agent.backends.fake_backend import FakeBackend

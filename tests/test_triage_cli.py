@@ -11,7 +11,6 @@ import pytest
 
 from vt_agent.config import FAKE_NOTICE
 
-pytest.importorskip("langgraph")
 pytest.importorskip("av")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,3 +88,6 @@ def test_bad_html_path_and_preset_fail_before_any_window(
     assert main(["triage", *base, "--preset", "nope"]) == 2
     err = capsys.readouterr().err
     assert "unknown preset 'nope'" in err and "window 1 failed" not in err
+    assert main(["triage", *base, "--window", "10", "--overlap", "10"]) == 2
+    err = capsys.readouterr().err
+    assert "overlap must be >= 0" in err and "NOTICE" not in err  # refused before the backend loads

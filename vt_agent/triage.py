@@ -58,6 +58,7 @@ __all__ = [
     "StreamingReasoner",
     "TriagePlan",
     "build_report",
+    "check_windowing",
     "merge_findings",
     "plan_triage",
     "plan_windows",
@@ -117,14 +118,19 @@ def triage_question(query: str) -> str:
     return f'Does the following happen in this part of the video: "{text}"? If so, when?'
 
 
-def plan_windows(duration_s: float, window_s: float, overlap_s: float) -> list[tuple[float, float]]:
-    """Windows of ``window_s`` stepping by ``window_s - overlap_s``; the last one ends at ``duration_s``."""
+def check_windowing(window_s: float, overlap_s: float) -> None:
+    """ConfigError unless ``window_s > 0`` and ``0 <= overlap_s < window_s`` (finite seconds)."""
     if not (isinstance(window_s, int | float) and math.isfinite(window_s) and window_s > 0):
         raise ConfigError(f"window must be a positive number of seconds, got {window_s!r}")
     if not (isinstance(overlap_s, int | float) and math.isfinite(overlap_s) and 0 <= overlap_s < window_s):
         raise ConfigError(
             f"overlap must be >= 0 and shorter than the window ({window_s} s), got {overlap_s!r}"
         )
+
+
+def plan_windows(duration_s: float, window_s: float, overlap_s: float) -> list[tuple[float, float]]:
+    """Windows of ``window_s`` stepping by ``window_s - overlap_s``; the last one ends at ``duration_s``."""
+    check_windowing(window_s, overlap_s)
     if not duration_s > 0:
         raise ConfigError(f"the video has no duration ({duration_s!r} s): nothing to triage")
     step = window_s - overlap_s

@@ -19,7 +19,7 @@ from vt_agent.commands.backend_args import add_backend_arguments, backend_from_a
 from vt_agent.commands.paths import check_output_file
 from vt_agent.errors import ConfigError
 from vt_agent.result import mmss
-from vt_agent.triage import DEFAULT_CONCURRENCY, DEFAULT_OVERLAP_S, DEFAULT_WINDOW_S
+from vt_agent.triage import DEFAULT_CONCURRENCY, DEFAULT_OVERLAP_S, DEFAULT_WINDOW_S, check_windowing
 
 if TYPE_CHECKING:
     from vt_agent.triage import StreamingReasoner
@@ -132,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.concurrency < 1:
         raise ConfigError(f"--concurrency must be >= 1, got {args.concurrency}")
+    check_windowing(args.window, args.overlap)  # before a model loads
     if args.html is not None:
         check_output_file(args.html, "--html")
     if args.preset is not None:

@@ -367,9 +367,9 @@ def test_cancel_stops_generation(backend: TransformersBackend, clip: PreparedVid
         assert stats is not None
         at_cancel = stats.generated_tokens
         t0 = time.perf_counter()
-        while backend._threads and time.perf_counter() - t0 < 5:
+        while backend.busy and time.perf_counter() - t0 < 5:
             await asyncio.sleep(0.005)
-        assert not backend._threads
+        assert not backend.busy
         return stats.generated_tokens - at_cancel, time.perf_counter() - t0
 
     extra, waited = asyncio.run(run())
@@ -397,13 +397,13 @@ def test_cancel_by_task_cancellation(backend: TransformersBackend, clip: Prepare
         with pytest.raises(asyncio.CancelledError):
             await task
         t0 = time.perf_counter()
-        while backend._threads and time.perf_counter() - t0 < 5:
+        while backend.busy and time.perf_counter() - t0 < 5:
             await asyncio.sleep(0.005)
 
     asyncio.run(run())
     stats = backend.last_stats
     assert stats is not None and stats.cancelled and stats.generated_tokens < 2000
-    assert not backend._threads
+    assert not backend.busy
 
 
 @pytest.mark.slow
@@ -420,7 +420,7 @@ def test_close_during_generation_stops_it(ckpt: Path, clip: PreparedVideo) -> No
 
     asyncio.run(run())
     assert b.last_stats is not None and b.last_stats.cancelled and b.last_stats.generated_tokens < 2000
-    assert not b.loaded and not b._threads
+    assert not b.loaded and not b.busy
 
 
 @pytest.mark.slow
@@ -500,7 +500,7 @@ def test_generation_failure_is_a_backend_error(
     monkeypatch.setattr(b._model, "generate", boom)
     with pytest.raises(BackendError, match=r"ran out of memory.*fewer frames"):
         collect(b, request_for([clip]))
-    assert not b._threads
+    assert not b.busy
     b.close_sync()
 
 

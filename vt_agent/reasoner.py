@@ -18,11 +18,11 @@ cancelling the consuming task) closes the backend's stream, which stops generati
 Times: the model's ``<time>`` spans are local to what it saw; segments carry global seconds
 (the window's start added, clamped to the window or clip).
 
-Multi-video rule (this project's choice): a segment refers to the video named by the first
-``Video N`` (or ``video N``) mention in its time text, else its caption, else its think; with no
-mention it refers to the same video as the segment before it (video 0 for the first). Its span
-is clamped to that video's length. :class:`SegmentOpened` events carry the video known at that
-point (time text or carry-forward); :class:`SegmentClosed` and the Result are authoritative.
+Multi-video rule: see :mod:`vt_agent.spans` (each segment is stamped with the video it cites).
+
+Size (over 400 lines): one class whose stream stages (load, decode, generate, parse, thumbnails)
+share one run's state; the pure pieces live in :mod:`vt_agent.spans` (windows, spans, the
+multi-video rule) and :mod:`vt_agent.runs` (draining, plain text generation, the agent view).
 """
 
 from __future__ import annotations
@@ -30,9 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import math
 import os
-import re
 import time
 import uuid
 import weakref
@@ -51,15 +49,14 @@ from vt_agent.events import (
     TokenEvent,
     TraceEvent,
 )
-from vt_agent.result import Result, SamplingRecord, Segment, Timings, answer_source, mmss
+from vt_agent.result import Result, SamplingRecord, Segment, Timings, answer_source
 from vt_agent.sandbox import OpenedFile
+from vt_agent.spans import assign_video, check_window, mentioned_video, seen_span
 
-__all__ = ["DEFAULT_PRESET", "VideoReasoner", "assign_video", "check_window", "seen_span"]
+__all__ = ["DEFAULT_PRESET", "VideoReasoner", "assign_video"]
 
 DEFAULT_PRESET = "video-thinker-16f"
 VideoPaths = str | os.PathLike[str] | OpenedFile | Sequence[str | os.PathLike[str] | OpenedFile]
-_VIDEO_RE = re.compile(r"\bvideo\s*#?\s*(\d+)\b", re.IGNORECASE)
-_VIDEO_LABEL_RE = re.compile(r"^\s*video\s*#?\s*\d+\s*[:,]?\s*", re.IGNORECASE)
 
 
 def _paths(videos: VideoPaths) -> list[str | OpenedFile]:
@@ -76,82 +73,6 @@ def _paths(videos: VideoPaths) -> list[str | OpenedFile]:
     if not out:
         raise ConfigError("no video given: pass at least one video path")
     return out
-
-
-def check_window(
-    window: tuple[float, float] | Sequence[float] | None, *, names: tuple[str, str] = ("start", "end")
-) -> tuple[float, float] | None:
-    """``window`` as ``(start_s, end_s)`` floats, or None; the one window rule: 0 <= start < end, finite.
-
-    ``names`` names the two bounds in messages (a command line passes its flags, e.g. ``--start``).
-    Whether the window lies inside the clip is checked when the video is sampled (WindowError).
-    """
-    if window is None:
-        return None
-    try:
-        start, end = (float(x) for x in window)
-    except (TypeError, ValueError):
-        raise ConfigError(f"window must be (start_s, end_s) in seconds, got {window!r}") from None
-    first, last = names
-    if not (math.isfinite(start) and math.isfinite(end)):
-        raise ConfigError(
-            f"window bounds must be finite numbers of seconds, got {first} {start} and {last} {end}"
-        )
-    if start < 0:
-        raise ConfigError(f"the window must start at 0 s or later: {first} is {start:g}")
-    if not end > start:
-        raise ConfigError(
-            f"the window must end after it starts: {last} ({end:g}) is not after {first} ({start:g})"
-        )
-    return start, end
-
-
-def seen_span(record: SamplingRecord) -> tuple[float, float]:
-    """(global start, length) of what the model saw of this video: its window, else the whole clip."""
-    if record.window is not None:
-        return record.window[0], record.window[1] - record.window[0]
-    return 0.0, record.duration_s
-
-
-def _mentioned_video(texts: Sequence[str | None], n_videos: int) -> int | None:
-    for text in texts:
-        if not text:
-            continue
-        for m in _VIDEO_RE.finditer(text):
-            k = int(m.group(1))
-            if 1 <= k <= n_videos:
-                return k - 1
-    return None
-
-
-def assign_video(segment: Segment, previous: int, records: Sequence[SamplingRecord]) -> Segment:
-    """``segment`` stamped with its video (multi-video rule above) and clamped to that video's span.
-
-    A time text such as ``Video 2: 00:03-00:05`` is read without its video label.
-    """
-    video = _mentioned_video([segment.time_text, segment.caption, segment.think], len(records))
-    if video is None:
-        video = previous
-    update: dict[str, Any] = {"video": video}
-    if segment.time_text:
-        from vt_agent.trace import UnreadableSpanError, read_span
-
-        start, length = seen_span(records[video])
-        try:
-            reading = read_span(_VIDEO_LABEL_RE.sub("", segment.time_text), length, start)
-        except UnreadableSpanError:
-            reading = None
-        if reading is not None:
-            kept = [w for w in segment.warnings if not w.startswith("cannot read the time span")]
-            extra = [w for w in reading.warnings if w not in kept]
-            update.update(
-                start_s=reading.start_s,
-                end_s=reading.end_s,
-                start=mmss(reading.start_s),
-                end=mmss(reading.end_s),
-                warnings=[*kept, *extra],
-            )
-    return segment.model_copy(update=update)
 
 
 @dataclass
@@ -410,7 +331,7 @@ class VideoReasoner:
                 segments.append(seg)
                 return SegmentClosed(seg)
             if multi and isinstance(event, SegmentOpened):
-                video = _mentioned_video([event.time_text], len(records))
+                video = mentioned_video([event.time_text], len(records))
                 return SegmentOpened(
                     event.index,
                     event.time_text,

@@ -91,7 +91,7 @@ def register(subparsers: Any) -> None:
 
 def _window(args: argparse.Namespace, video: str) -> tuple[float, float] | None:
     """``--start``/``--end`` as a window (an open end is the end of VIDEO), checked by the core's rule."""
-    from vt_agent.reasoner import check_window
+    from vt_agent.spans import check_window
 
     if args.start is None and args.end is None:
         return None

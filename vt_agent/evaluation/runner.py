@@ -319,8 +319,8 @@ async def _video_thinker(item: EvalItem, path: str, reasoner: VideoReasoner) -> 
 
 async def _official(item: EvalItem, path: str, reasoner: VideoReasoner) -> dict[str, Any]:
     from vt_agent.evaluation.extractors import extract_answer
-    from vt_agent.reasoner import seen_span
     from vt_agent.runs import generate_text
+    from vt_agent.spans import seen_span
     from vt_agent.trace import parse_trace
 
     out = await generate_text(reasoner, path, official_messages(item), window=item.window)

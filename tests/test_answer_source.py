@@ -113,3 +113,24 @@ def test_agent_view_carries_the_source(tmp_path: Path) -> None:
     assert agent_result(scripted)["source"] == "scripted" and not agent_result(scripted)["answer_fallback"]
     old = {k: v for k, v in json.loads(scripted.model_dump_json()).items() if k != "source"}
     assert agent_result(old)["source"] == "scripted"
+
+
+def test_triage_report_and_page_say_random_weights_and_fallback(tmp_path: Path) -> None:
+    import asyncio
+
+    from vt_agent.commands.triage import _summary
+    from vt_agent.report import render_triage_html
+    from vt_agent.triage import triage
+
+    model = _random_checkpoint(tmp_path)
+    reasoner = VideoReasoner(_Unscripted("no-tags", model=str(model)))
+    report = asyncio.run(triage(reasoner, str(BBB), "the rabbit yawns", window_s=3.0, overlap_s=1.0))
+    assert report["source"] == "random weights" and not report["scripted"]
+    assert all(w["source"] == "random weights" and w["finish_reason"] == "stop" for w in report["windows"])
+    text = _summary(report)
+    assert "(random weights: a random-weight model gave these answers" in text
+    # the script has no <answer> tag and ends "Final answer: B": every window's letter is a fallback
+    assert all(w["answer_fallback"] and w["answer"] == "B" for w in report["windows"])
+    assert "their letter was read by the fallback rules" in text
+    page = render_triage_html(report, thumbnails=False)
+    assert '<div class="banner noise" id="source-banner"><b>Random weights:</b>' in page

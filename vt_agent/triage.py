@@ -214,6 +214,9 @@ async def scan_window(
         "backend": result.backend,
         "model": result.model,
         "scripted": result.scripted,
+        "source": result.source,
+        "answer_fallback": result.answer_fallback,
+        "finish_reason": result.finish_reason,
     }
 
 
@@ -381,6 +384,9 @@ def build_report(plan: TriagePlan, outcomes: Iterable[dict[str, Any]]) -> dict[s
         "backend": ok[0]["backend"] if ok else "",
         "model": ok[0]["model"] if ok else "",
         "scripted": any(s.get("scripted") for s in ok),
+        "source": next(
+            (n for n in ("scripted", "random weights") if any(s.get("source") == n for s in ok)), "model"
+        ),
     }
 
 

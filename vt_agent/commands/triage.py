@@ -112,6 +112,16 @@ def _summary(report: dict[str, Any]) -> str:
     ]
     if report.get("scripted"):
         lines.append("(scripted fake backend: hand-written traces, not a model's answers)")
+    elif report.get("source") == "random weights":
+        lines.append(
+            "(random weights: a random-weight model gave these answers; they are noise, not findings)"
+        )
+    fallback = [w["index"] + 1 for w in report["windows"] if w.get("answer_fallback")]
+    if fallback:
+        lines.append(
+            f"no <answer> tag in window(s) {', '.join(map(str, fallback))}: "
+            "their letter was read by the fallback rules"
+        )
     if not report["findings"]:
         lines.append("no window answered yes")
     for f in report["findings"]:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from vt_agent.evaluation.extractors import open_answer, video_holmes_letter, video_r1_answer
 from vt_agent.trace import TraceParser, extract_answer, parse_trace
-from vt_agent.training.builders import ReplyRejected, parse_trace_reply
+from vt_agent.training.replies import ReplyRejected, parse_trace_reply
 
 LIMIT = 20.0
 GROUP = (

@@ -19,19 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from vt_agent.benchmarks.activitynet import TYPE_NAMES  # the question types, read with the files
 from vt_agent.errors import ConfigError
 
-TYPE_NAMES: dict[int, str] = {
-    0: "Motion",
-    1: "Spatial Relation",
-    2: "Temporal Relation",
-    3: "Yes/No",
-    4: "Color",
-    5: "Object",
-    6: "Location",
-    7: "Number",
-    8: "Other",
-}
 FREE_TYPES = (3, 4, 5, 6, 7, 8)
 
 

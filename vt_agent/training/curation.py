@@ -30,9 +30,10 @@ from typing import Any, Protocol
 
 from vt_agent.backends.base import Backend, GenerationRequest
 from vt_agent.errors import ConfigError
-from vt_agent.training.builders import REPLY_LOG_CHARS, TraceWriter, clock
 from vt_agent.training.llm import ChatLLM
 from vt_agent.training.schema import Curation, JsonlWriter, TrainRecord
+from vt_agent.training.writer import REPLY_LOG_CHARS, TraceWriter
+from vt_agent.training.writer_prompts import clock
 
 __all__ = [
     "JUDGE_SYSTEM",

@@ -15,10 +15,8 @@ from hypothesis import strategies as st
 
 from vt_agent.evaluation.extractors import open_answer, video_holmes_letter, video_r1_answer
 from vt_agent.events import TraceEvent
+from vt_agent.time_spans import _POINT_RE, _SPAN_RE
 from vt_agent.trace import (
-    _ANY_TAG_RE,
-    _POINT_RE,
-    _SPAN_RE,
     TraceParser,
     UnreadableSpanError,
     check_format,
@@ -28,6 +26,7 @@ from vt_agent.trace import (
     read_span,
     tag_blocks,
 )
+from vt_agent.trace_format import _ANY_TAG_RE
 
 # -- oracles: the code before issue 14 ---------------------------------------------------------
 

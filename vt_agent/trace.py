@@ -1,4 +1,7 @@
-"""Streaming parser for Video-Thinker traces, answer extraction and the format check.
+"""Streaming parser for Video-Thinker traces.
+
+(Over 400 lines: one state machine, its resumable tag scanner and the whole-text helpers; the
+answer, span and format rules are in their own modules.)
 
 The model writes free text and groups ``<time>S-E</time><caption>…</caption><think>…</think>``,
 then ``<answer>X</answer>`` (docs/protocol.md, Trace grammar). :class:`TraceParser` takes text deltas of any size
@@ -28,20 +31,16 @@ Parsing rules (this project's choices, documented here):
   content. The trace's answer (:attr:`ParsedTrace.answer`) is always the §5 ladder applied to the
   whole text (:func:`answer_letter`), never re-derived from the discussion.
 
-Time spans (:func:`read_span`): ``MM:SS-MM:SS``, ``H:MM:SS``, ``M:SS``, fractional seconds,
-``0.0-5.0 seconds``, ``12s-15s``, separators ``-``, en/em dash, ``~``, ``to``; a single time
-point gives start = end with a warning. End before start is swapped (warning); the span is
-clamped to ``[0, duration_s]`` (warning) and then offset by ``window_start_s``: the model's times
-are local to what it saw, so for a window pass the window's length as ``duration_s``.
+Time spans: :mod:`vt_agent.time_spans` (:func:`read_span`); answers: :mod:`vt_agent.answers`;
+the format rule: :mod:`vt_agent.trace_format`. This module re-exports their public names.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
+from vt_agent.answers import answer_letter, extract_answer, ground_truth_letter, tag_blocks
 from vt_agent.errors import VTAgentError
 from vt_agent.events import (
     AnswerEvent,
@@ -54,6 +53,8 @@ from vt_agent.events import (
     TraceWarning,
 )
 from vt_agent.result import FormatCheck, Segment, mmss
+from vt_agent.time_spans import SpanReading, UnreadableSpanError, parse_span, read_span
+from vt_agent.trace_format import check_format, format_reward
 
 __all__ = [
     "TAGS",
@@ -75,158 +76,6 @@ __all__ = [
 
 TAGS = ("time", "caption", "think", "answer")
 TagName = Literal["time", "caption", "think", "answer"]
-
-
-class UnreadableSpanError(VTAgentError, ValueError):
-    """The text inside ``<time>`` is not a time span this parser can read."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Answer extraction (the authors' rules, in order: docs/protocol.md, Answer rules)
-
-_FINAL_RE = re.compile(r"final answer:", re.IGNORECASE)
-_LETTER_RE = re.compile(r"\s*([A-Z])\b", re.IGNORECASE)
-_GT_RE = re.compile(r"<answer>\s*([A-Z])\s*</answer>")
-# "L:", "L " or "[L" for L in A..O. Matches never hide another letter's: a match consumes a
-# letter plus ':' or ' ' (which start no match), or '[' plus a letter (whose own match is that letter).
-_MARK_RE = re.compile(r"[A-O][: ]|\[[A-O]")
-
-
-def tag_blocks(text: str, name: str, *, ignore_case: bool = True) -> list[str]:
-    """The contents of the ``<name>...</name>`` pairs of ``text``, in order, in linear time.
-
-    The same list as ``re.findall(r"<name>(.*?)</name>", text, re.DOTALL)`` (with IGNORECASE
-    when ``ignore_case``), without that pattern's quadratic time on many unclosed tags.
-    """
-    flags = re.IGNORECASE if ignore_case else 0
-    opener = re.compile(re.escape(f"<{name}>"), flags)
-    closer = re.compile(re.escape(f"</{name}>"), flags)
-    out: list[str] = []
-    pos = 0
-    while (o := opener.search(text, pos)) is not None:
-        c = closer.search(text, o.end())
-        if c is None:
-            break  # no later opener has a closer either
-        out.append(text[o.end() : c.start()])
-        pos = c.end()
-    return out
-
-
-def extract_answer(text: str) -> str:
-    """The answer letter by the answer rules of docs/protocol.md, or ``"WRONG"``.
-
-    1. the last ``<answer>\\s*(.*?)\\s*</answer>`` match (DOTALL, IGNORECASE), stripped;
-    2. else the text after the first ``Final answer:`` (case-insensitive), else the whole text;
-    3. ``\\s*([A-Z])\\b`` at the start of that (IGNORECASE) gives the letter, upper-cased;
-    4. else the first of A..O for which ``L:``, ``[L`` or ``L `` occurs in it (case-sensitive);
-    5. else ``"WRONG"``.
-
-    Rungs 3-4 apply to the rung-1 content when there is an ``<answer>`` tag: an empty
-    ``<answer></answer>`` therefore gives ``"WRONG"`` even when the discussion names a letter.
-    """
-    matches = tag_blocks(text, "answer")
-    if matches:
-        candidate = matches[-1].strip()
-    else:
-        m = _FINAL_RE.search(text)
-        candidate = text[m.end() :] if m else text
-    m3 = _LETTER_RE.match(candidate)
-    if m3:
-        return m3.group(1).upper()
-    # rung 4 in one pass: the letters for which "L:", "[L" or "L " occurs; the first of A..O wins
-    marked: set[str] = {m[1] if m[0] == "[" else m[0] for m in _MARK_RE.findall(candidate)}
-    return min(marked) if marked else "WRONG"
-
-
-def answer_letter(text: str) -> str | None:
-    """:func:`extract_answer`, with None instead of ``"WRONG"``."""
-    letter = extract_answer(text)
-    return None if letter == "WRONG" else letter
-
-
-def ground_truth_letter(text: str) -> str | None:
-    """The letter of a ground-truth solution ``<answer>X</answer>`` (strict), or None."""
-    m = _GT_RE.search(text)
-    return m.group(1) if m else None
-
-
-# ---------------------------------------------------------------------------------------------
-# Time spans
-
-_UNIT = r"(?:s|secs?|seconds?)"
-# A number and its optional unit. No two ``\s*`` may meet (adjacent ones backtrack quadratically
-# over a long run of spaces), so the spaces before a unit sit inside the unit's group: the same
-# language as ``number\s*(unit)?`` followed by ``\s*`` or the end.
-_NUM = r"(\d+(?::\d+){0,2}(?:\.\d+)?|\.\d+)"
-_T_HEAD = _NUM + r"(?:\s*(" + _UNIT + r"))?"  # then \s* and a separator
-_T_TAIL = _NUM + r"(?:\s*(" + _UNIT + r")|\s*)"  # then the end
-_SEP = r"(?:-|–|—|~|\bto\b|\buntil\b)"
-_SPAN_RE = re.compile(r"^(?:from\s+)?" + _T_HEAD + r"\s*" + _SEP + r"\s*" + _T_TAIL + r"\.?$", re.IGNORECASE)
-_POINT_RE = re.compile(r"^(?:at\s+)?" + _T_TAIL + r"\.?$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class SpanReading:
-    """A span read from ``<time>`` text: global seconds plus what was wrong with it."""
-
-    start_s: float
-    end_s: float
-    warnings: list[str] = field(default_factory=list)
-
-
-def _seconds(value: str, warnings: list[str]) -> float:
-    parts = value.split(":")
-    nums = [float(p) for p in parts]
-    if len(nums) > 1 and any(n >= 60 for n in nums[1:]):
-        warnings.append(f"time value {value!r} has a minutes/seconds field of 60 or more")
-    total = 0.0
-    for n in nums:
-        total = total * 60 + n
-    if not math.isfinite(total):
-        shown = value if len(value) <= 24 else f"{value[:12]}...{value[-8:]} ({len(value)} characters)"
-        raise UnreadableSpanError(f"time value {shown} is too large to be a time")
-    return total
-
-
-def read_span(text: str, duration_s: float | None = None, window_start_s: float = 0.0) -> SpanReading:
-    """Read ``<time>`` text as global seconds: swap, clamp to ``[0, duration_s]``, add the offset.
-
-    Raises :class:`UnreadableSpanError` when the text is no span.
-    """
-    raw = text.strip().strip("[]()").strip()
-    warnings: list[str] = []
-    m = _SPAN_RE.match(raw)
-    if m:
-        start = _seconds(m.group(1), warnings)
-        end = _seconds(m.group(3), warnings)
-    else:
-        p = _POINT_RE.match(raw)
-        if p is None:
-            raise UnreadableSpanError(
-                f"cannot read the time span {text!r}: expected MM:SS-MM:SS, H:MM:SS-H:MM:SS or seconds like 0.0-5.0"
-            )
-        start = end = _seconds(p.group(1), warnings)
-        warnings.append(f"time {text.strip()!r} is a single point, not a span: start = end")
-    if end < start:
-        warnings.append(f"span {text.strip()!r} ends before it starts: swapped")
-        start, end = end, start
-    if duration_s is not None:
-        lo, hi = min(max(start, 0.0), duration_s), min(max(end, 0.0), duration_s)
-        if (lo, hi) != (start, end):
-            warnings.append(
-                f"span {text.strip()!r} ({start:g}-{end:g} s) lies outside the clip (0-{duration_s:g} s): "
-                f"clamped to {lo:g}-{hi:g} s"
-            )
-        start, end = lo, hi
-    return SpanReading(start + window_start_s, end + window_start_s, warnings)
-
-
-def parse_span(
-    text: str, duration_s: float | None = None, window_start_s: float = 0.0
-) -> tuple[float, float]:
-    """``(start_s, end_s)`` of ``<time>`` text (see :func:`read_span`); raises on unreadable text."""
-    r = read_span(text, duration_s, window_start_s)
-    return r.start_s, r.end_s
 
 
 # ---------------------------------------------------------------------------------------------
@@ -587,95 +436,3 @@ def merge_text_events(events: list[TraceEvent]) -> list[TraceEvent]:
         elif not (isinstance(ev, TextEvent) and not ev.text):
             out.append(ev)
     return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Format check
-
-# ``<[ \t]*/?[ \t]*name[ \t]*>`` written so that no two space runs meet (linear time); group 1
-# is "/" or None.
-_ANY_TAG_RE = re.compile(r"<[ \t]*(?:(/)[ \t]*)?(time|caption|think|answer)[ \t]*>", re.IGNORECASE | re.ASCII)
-
-
-def check_format(text: str) -> FormatCheck:
-    """The format rule of this project (docs/protocol.md, Trace grammar: the paper leaves it open), for rewards and checks.
-
-    A trace is well formed when all of these hold:
-
-    1. tags are written exactly ``<time>``, ``</time>``, ... (lower case, no spaces);
-    2. every tag is closed by its own closing tag before any other tag (balanced, not nested);
-    3. there is at least one group ``<time>…</time><caption>…</caption><think>…</think>``
-       (only whitespace between the three parts) and every ``<time>`` holds a readable span;
-    4. there is exactly one ``<answer>…</answer>``, it is not empty, and only whitespace follows it.
-    """
-    problems: list[str] = []
-    tags = list(_ANY_TAG_RE.finditer(text))
-    odd = sorted({m.group(0) for m in tags if m.group(0) != f"<{m.group(1) or ''}{m.group(2)}>"})
-    if odd:
-        problems.append(f"tags not written exactly as <tag>: {', '.join(odd)}")
-    # Balance and nesting.
-    open_name: str | None = None
-    open_at = content_at = 0
-    pairs: list[tuple[str, int, int, int]] = []  # name, open start, content start, close end
-    balanced = True
-    for m in tags:
-        closing, name = m.group(1) == "/", m.group(2).lower()
-        if not closing:
-            if open_name is not None:
-                problems.append(f"<{name}> opens inside <{open_name}>: tags must not nest")
-                balanced = False
-            open_name, open_at, content_at = name, m.start(), m.end()
-        elif open_name is None:
-            problems.append(f"closing </{name}> with no matching opening tag")
-            balanced = False
-        elif open_name != name:
-            problems.append(f"<{open_name}> is closed by </{name}>")
-            balanced = False
-            open_name = None
-        else:
-            pairs.append((name, open_at, content_at, m.end()))
-            open_name = None
-    if open_name is not None:
-        problems.append(f"<{open_name}> is never closed")
-        balanced = False
-    # Groups.
-    groups = 0
-    if balanced:
-        for a, b, c in zip(pairs, pairs[1:], pairs[2:], strict=False):
-            if (
-                (a[0], b[0], c[0]) == ("time", "caption", "think")
-                and not text[a[3] : b[1]].strip()
-                and not text[b[3] : c[1]].strip()
-            ):
-                groups += 1
-        for name, _, content_at, end in pairs:
-            if name != "time":
-                continue
-            inner = text[content_at : end - len("</time>")]
-            try:
-                read_span(inner)
-            except UnreadableSpanError:
-                problems.append(f"unreadable time span <time>{inner}</time>")
-    if not any(m.group(2).lower() == "time" for m in tags):
-        problems.append("no <time> segment: the trace is not grounded")
-    elif balanced and groups == 0:
-        problems.append("no complete <time><caption><think> group")
-    # Answer.
-    answers = [p for p in pairs if p[0] == "answer"]
-    n_answer_tags = sum(1 for m in tags if m.group(2).lower() == "answer" and not m.group(1))
-    if n_answer_tags == 0:
-        problems.append("no <answer> tag")
-    elif n_answer_tags > 1:
-        problems.append(f"{n_answer_tags} <answer> tags: exactly one is allowed")
-    if answers:
-        name, _, content_at, end = answers[-1]
-        if not text[content_at : end - len("</answer>")].strip():
-            problems.append("the <answer> is empty")
-        if text[end:].strip():
-            problems.append("text after </answer>: the answer must come at the very end")
-    return FormatCheck(ok=not problems, problems=problems)
-
-
-def format_reward(text: str) -> float:
-    """1.0 when :func:`check_format` passes, else 0.0 (the format part of the GRPO reward)."""
-    return 1.0 if check_format(text).ok else 0.0

@@ -53,8 +53,8 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 
+from vt_agent.answers import tag_blocks
 from vt_agent.errors import ConfigError
-from vt_agent.trace import tag_blocks
 
 __all__ = [
     "BENCHMARKS",

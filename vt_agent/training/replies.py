@@ -42,7 +42,7 @@ _FENCE_RE = re.compile(r"^```[a-zA-Z]*\s*\n?|\n?```\s*$")
 
 
 def _block(reply: str, name: str, *, required: bool = True) -> str | None:
-    from vt_agent.trace import tag_blocks
+    from vt_agent.answers import tag_blocks
 
     found = tag_blocks(reply, name)  # the first <name>...</name>, in linear time
     if not found:

@@ -2,7 +2,7 @@
 
 * :func:`node`: an ``async def`` node usable from ``invoke``/``stream`` and ``ainvoke``/``astream``
   (LangGraph runs an async node only under its async API). Built on public APIs only: a
-  ``RunnableLambda`` with a sync and an async function, the runtime read with ``get_runtime``.
+  ``Runnable`` with ``invoke`` and ``ainvoke``, the runtime read with ``get_runtime``.
 * :class:`Slots`: a semaphore for coroutines on any event loop and thread.
 """
 
@@ -83,23 +83,37 @@ def run_sync(coro: Coroutine[Any, Any, Any]) -> Any:
         return pool.submit(asyncio.run, coro).result()
 
 
-def node(afunc: Callable[[Any, Any], Awaitable[Any]]) -> Any:
-    """The node ``afunc(state, runtime)`` for both run modes.
-
-    Under ``ainvoke``/``astream`` the coroutine runs on the caller's loop; under ``invoke``/``stream``
-    it runs to completion on an event loop of its own (:func:`run_sync`).
-    """
-    from langchain_core.runnables import RunnableConfig, RunnableLambda
+def _runtime(config: Any) -> Any:
+    """The LangGraph runtime of the node run that ``config`` belongs to (public ``get_runtime``)."""
+    from langchain_core.runnables.config import var_child_runnable_config
     from langgraph.runtime import get_runtime
 
-    # (no functools.wraps: RunnableLambda reads the signature, and must see ``config``)
-    async def arun(state: Any, config: RunnableConfig) -> Any:
-        return await afunc(state, get_runtime())
+    if config is None:
+        return get_runtime()
+    token = var_child_runnable_config.set(config)  # the node's own config, on any Python version
+    try:
+        return get_runtime()
+    finally:
+        var_child_runnable_config.reset(token)
 
-    def run(state: Any, config: RunnableConfig) -> Any:
-        return run_sync(afunc(state, get_runtime()))  # type: ignore[arg-type]
 
-    for wrapper in (arun, run):
-        wrapper.__doc__ = afunc.__doc__
-        wrapper.__qualname__ = getattr(afunc, "__qualname__", wrapper.__qualname__)
-    return RunnableLambda(run, afunc=arun, name=getattr(afunc, "__name__", "node"))
+def node(afunc: Callable[[Any, Any], Awaitable[Any]]) -> Any:
+    """The node ``afunc(state, runtime)`` for both run modes, as a plain ``Runnable``.
+
+    Under ``ainvoke``/``astream`` the coroutine runs on the caller's loop; under ``invoke``/``stream``
+    it runs to completion on an event loop of its own (:func:`run_sync`). (A bare Runnable, not a
+    ``RunnableLambda``: the graph already traces the node, a second run per call costs ms.)
+    """
+    from langchain_core.runnables import Runnable, RunnableConfig
+
+    class Node(Runnable[Any, Any]):
+        name = getattr(afunc, "__name__", "node")
+        __doc__ = afunc.__doc__
+
+        def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+            return run_sync(afunc(input, _runtime(config)))  # type: ignore[arg-type]
+
+        async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+            return await afunc(input, _runtime(config))
+
+    return Node()

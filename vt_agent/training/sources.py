@@ -1,6 +1,6 @@
 """Training samples read from public annotation files, through :mod:`vt_agent.benchmarks`.
 
-Two kinds of sources (PROTOCOL.md §7): **caption-labelled** (``activitynet-captions``,
+Two kinds of sources (docs/protocol.md, Training recipe): **caption-labelled** (``activitynet-captions``,
 ``youcook2``: timed captions, a question is written from them) and **QA-labelled** (``star``,
 ``scalelong``, ``lvbench``: the question, options and answer exist). The files are read by the
 same readers as evaluation (:mod:`vt_agent.benchmarks`); a malformed record raises

@@ -1,7 +1,8 @@
 """Hostile model output: the trace parser and the answer ladders must stay linear.
 
 Each case times a pathological text against a well-formed trace of the same length through the
-same entry point (best of ``--repeat`` runs, default 5) and prints the ratio pathological / well-formed with
+same entry point (CPU time of the process, best of ``--repeat`` runs, default 5: wall time on a
+busy machine measures the other processes) and prints the ratio pathological / well-formed with
 ``[ok]`` when it is at most 20x, ``[MISSED]`` otherwise. The exit status is 1 when a case misses.
 Known cases (issue 14): ``<time>1`` and 16,000 spaces before more text (seconds in ``read_span``),
 ``"<answer>" * 12500`` (14 s in the answer regex), a tag opened by ``<`` and a long run of
@@ -50,9 +51,9 @@ def well_formed(n: int) -> str:
 def best(fn: Callable[[], object], repeat: int) -> float:
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return min(times)
 
 
@@ -98,7 +99,8 @@ def main() -> int:
         print(f"{name:36} {len(text):8,} {bad_s * 1e3:8.2f}ms {good_s * 1e3:10.2f}ms {ratio:6.2f}x {verdict}")
     # The benchmark extractors and the training reply parser scan the whole text when no tag
     # pairs (the official rules), which a well-formed trace never makes them do: for them the
-    # check is linearity, 4x the text must cost at most 8x the time (quadratic would be 16x).
+    # check is linearity: 8x the text must cost at most 20x the time (linear gives 8x, quadratic
+    # 64x; the margin absorbs cache effects and a busy machine).
     scans: list[tuple[str, Callable[[str], object], str]] = [
         ("extract_answer, <answer> x 12,500", extract_answer, "<answer>" * 12_500),
         ("holmes ladder, <answer> x 12,500", video_holmes_letter, "<answer>" * 12_500),
@@ -107,15 +109,15 @@ def main() -> int:
         ("training reply, <trace> x 12,500", reply, "<trace>" * 12_500),
         ("training reply, '<' + spaces", reply, "<trace><" + " " * 100_000 + "x</trace>"),
     ]
-    print("\nanswer extractors and reply parsing: time at 4x the length / time at 1x (limit 8x)")
-    print(f"{'case':36} {'chars':>8} {'1x':>10} {'4x':>10} {'growth':>7}")
+    print(f"\nanswer extractors and reply parsing: time at 8x the length / time at 1x (limit {LIMIT:g}x)")
+    print(f"{'case':36} {'chars':>8} {'1x':>10} {'8x':>10} {'growth':>7}")
     for name, fn, text in scans:
-        big = text * 4
+        big = text * 8
         one_s = best(lambda fn=fn, text=text: fn(text), args.repeat)
         four_s = best(lambda fn=fn, big=big: fn(big), args.repeat)
         growth = four_s / one_s
-        missed += growth > 8
-        verdict = "[ok]" if growth <= 8 else "[MISSED]"
+        missed += growth > LIMIT
+        verdict = "[ok]" if growth <= LIMIT else "[MISSED]"
         print(f"{name:36} {len(text):8,} {one_s * 1e3:8.2f}ms {four_s * 1e3:8.2f}ms {growth:6.2f}x {verdict}")
     total = len(traces) + len(scans)
     print(f"\n{total - missed}/{total} cases within their limit")

@@ -16,6 +16,7 @@ from vt_agent.runs import (
     TOOL_PURPOSE,
     agent_result,
     caption_line,
+    collect_text,
     drain,
     generate_text,
     span_label,
@@ -148,6 +149,16 @@ def test_generate_text_loads_a_lazy_backend_once(bbb: Path) -> None:
 
     asyncio.run(main())
     assert Lazy.loads == 1 and len(backend.requests) == 3
+
+
+def test_collect_text_for_a_text_only_request() -> None:
+    from vt_agent.backends.base import GenerationRequest
+
+    backend = FakeBackend("Answer: B", chunk_chars=2)
+    request = GenerationRequest(messages=[{"role": "user", "content": "Which?"}], videos=[], max_tokens=9)
+    text, finish, first = asyncio.run(collect_text(backend, request))
+    assert (text, finish) == ("Answer: B", "stop") and first is not None and first >= 0
+    assert backend.requests == [request] and backend.chunks_sent == 5
 
 
 # ------------------------------------------------------------------------------ the window rule

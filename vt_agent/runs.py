@@ -7,7 +7,8 @@
   :class:`~vt_agent.errors.NoResultError`.
 * :func:`generate_text` asks the reasoner's backend a prompt that is not a Video-Thinker trace
   prompt (a benchmark's own prompt): the videos are sampled as for a trace, the text comes
-  back whole with its finish reason and timings.
+  back whole with its finish reason and timings. :func:`collect_text` is its last step (one
+  request to a backend, read whole), for text-only prompts too.
 * The agent view (what a calling model reads): :data:`TOOL_PURPOSE`, :func:`span_label`,
   :func:`caption_line`, :func:`summary_text` and :func:`agent_result`. They accept a
   :class:`Result` / :class:`Segment` or their JSON form (a graph's output).
@@ -26,6 +27,7 @@ from vt_agent.events import FinishedEvent, ReasonerEvent
 from vt_agent.result import FALLBACK_NOTE, SOURCE_NOTES, Result, SamplingRecord, Segment, Timings
 
 if TYPE_CHECKING:
+    from vt_agent.backends.base import Backend, GenerationRequest
     from vt_agent.reasoner import VideoPaths, VideoReasoner
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "TextOutput",
     "agent_result",
     "caption_line",
+    "collect_text",
     "drain",
     "generate_text",
     "span_label",
@@ -79,6 +82,34 @@ class TextOutput:
     timings: Timings
 
 
+async def collect_text(
+    backend: Backend, request: GenerationRequest, *, started: float | None = None
+) -> tuple[str, Literal["stop", "length"] | None, float | None]:
+    """``backend.stream(request)`` read whole: (text, finish reason, seconds to the first text delta).
+
+    The first-delta time counts from ``started`` (a ``time.perf_counter()`` value; default: now).
+    The stream is closed whatever happens, which stops the generation.
+    """
+    t0 = time.perf_counter() if started is None else started
+    parts: list[str] = []
+    first: float | None = None
+    finish: Literal["stop", "length"] | None = None
+    stream = backend.stream(request)
+    try:
+        async for delta in stream:
+            if delta.text:
+                if first is None:
+                    first = time.perf_counter() - t0
+                parts.append(delta.text)
+            if delta.finish_reason is not None:
+                finish = delta.finish_reason
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    return "".join(parts), finish, first
+
+
 async def generate_text(
     reasoner: VideoReasoner,
     videos: VideoPaths,
@@ -112,24 +143,8 @@ async def generate_text(
         top_p=reasoner.top_p,
         request_id=uuid.uuid4().hex,
     )
-    parts: list[str] = []
-    first: float | None = None
-    finish: Literal["stop", "length"] | None = None
     async with reasoner.generation_slot():
-        stream = reasoner.backend.stream(request)
-        try:
-            async for delta in stream:
-                if delta.text:
-                    if first is None:
-                        first = time.perf_counter() - t0
-                    parts.append(delta.text)
-                if delta.finish_reason is not None:
-                    finish = delta.finish_reason
-        finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
-    text = "".join(parts)
+        text, finish, first = await collect_text(reasoner.backend, request, started=t0)
     return TextOutput(
         text=text,
         finish_reason=finish,

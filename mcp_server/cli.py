@@ -7,16 +7,19 @@ environment variables (see :mod:`mcp_server.settings`).
 from __future__ import annotations
 
 import argparse
-import hmac
 import logging
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
+from mcp_server.redact import RedactingFilter, Redactor
+from mcp_server.server import server_roots
 from mcp_server.settings import ServerSettings, load_settings
+from mcp_server.transports import BearerTokenMiddleware, http_app, serve_stdio
 from vt_agent.config import BACKEND_CHOICES, parse_backend_options
-from vt_agent.errors import ConfigError, VTAgentError
+from vt_agent.errors import VTAgentError
 
 __all__ = ["BearerTokenMiddleware", "build_parser", "http_app", "main"]
 
@@ -37,8 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="DIR",
-        help="directory videos may be read from (repeatable; default: the working directory; env "
-        "VT_AGENT_ALLOWED_ROOTS, path-separated)",
+        help="directory videos may be read from (repeatable; no default: without it only the folders a "
+        "client sends as MCP roots are readable; env VT_AGENT_ALLOWED_ROOTS, path-separated)",
+    )
+    p.add_argument(
+        "--allow-broad-root",
+        action="store_true",
+        default=None,
+        help="accept /, the home folder or a folder above it as a root (refused otherwise)",
     )
     p.add_argument(
         "--allow-url-host",
@@ -74,7 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-file-mb", type=float, default=None, help="largest video file accepted, MiB (4096)")
     p.add_argument(
-        "--token", default=None, help="bearer token HTTP clients must send (env VT_AGENT_MCP_TOKEN)"
+        "--token",
+        default=None,
+        help="bearer token HTTP clients must send (env VT_AGENT_MCP_TOKEN; required unless --host is "
+        "127.0.0.1, ::1 or localhost)",
+    )
+    p.add_argument(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="extra Host header name the HTTP server accepts, e.g. a DNS name of this machine (repeatable)",
     )
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return p
@@ -86,6 +106,8 @@ def settings_from_args(args: argparse.Namespace, environ: Any = None) -> ServerS
         "host": args.host,
         "port": args.port,
         "allowed_roots": args.allow,
+        "allow_broad_root": args.allow_broad_root,
+        "allowed_hosts": args.allowed_hosts,
         "allow_url_hosts": args.allow_url_hosts,
         "backend": args.backend,
         "model": args.model,
@@ -103,42 +125,6 @@ def settings_from_args(args: argparse.Namespace, environ: Any = None) -> ServerS
     return load_settings(explicit, os.environ if environ is None else environ)
 
 
-class BearerTokenMiddleware:
-    """ASGI middleware: every HTTP request must carry ``Authorization: Bearer <token>``."""
-
-    def __init__(self, app: Any, token: str) -> None:
-        self.app = app
-        self._expected = f"Bearer {token}".encode()
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            given = dict(scope.get("headers") or []).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self._expected):
-                body = b'{"error": "unauthorized: send Authorization: Bearer <token>"}'
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 401,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"www-authenticate", b'Bearer realm="vt-agent-mcp"'),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
-
-
-def http_app(server: Any, settings: ServerSettings) -> Any:
-    """The streamable-HTTP ASGI app, behind the bearer-token check when a token is set."""
-    app = server.streamable_http_app(streamable_http_path=settings.http_path, host=settings.host)
-    if settings.token:
-        return BearerTokenMiddleware(app, settings.token)
-    return app
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -147,33 +133,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     log = logging.getLogger("mcp_server")
+    stopped = threading.Event()
     try:
         settings = settings_from_args(args)
-        _check_roots(settings)
+        server_roots(settings)
         from mcp_server.server import create_server
 
-        server = create_server(settings)
+        server = create_server(settings, on_stopped=stopped.set)
     except VTAgentError as exc:
         print(f"vt-agent-mcp: {exc}", file=sys.stderr)
         return 2
+    redacting = RedactingFilter(Redactor.from_settings(settings))
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redacting)
     try:
         if settings.transport == "stdio":
-            server.run("stdio")
-        else:
-            import anyio
-            import uvicorn
+            return serve_stdio(server, stopped)
+        import anyio
+        import uvicorn
 
-            app = http_app(server, settings)
-            config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")
-            userver = uvicorn.Server(config)
-            log.info(
-                "streamable HTTP on http://%s:%s%s%s",
-                settings.host,
-                settings.port,
-                settings.http_path,
-                " (bearer token required)" if settings.token else "",
-            )
-            anyio.run(userver.serve)
+        config = uvicorn.Config(
+            http_app(server, settings), host=settings.host, port=settings.port, log_level="warning"
+        )
+        log.info(
+            "streamable HTTP on http://%s:%s%s%s",
+            settings.host,
+            settings.port,
+            settings.http_path,
+            " (bearer token required)" if settings.token else "",
+        )
+        anyio.run(uvicorn.Server(config).serve)
     except Exception as exc:  # a bad setting met in the lifespan arrives inside an exception group
         error = _vt_agent_error(exc)
         if error is None:
@@ -183,15 +172,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 0
     return 0
-
-
-def _check_roots(settings: ServerSettings) -> None:
-    for root in settings.allowed_roots:
-        if not root.is_dir():
-            what = "is not a folder" if root.exists() else "does not exist"
-            raise ConfigError(
-                f"--allow / VT_AGENT_ALLOWED_ROOTS: {root} {what}; give folders videos may be read from"
-            )
 
 
 def _vt_agent_error(exc: BaseException) -> VTAgentError | None:

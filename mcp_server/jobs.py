@@ -6,6 +6,10 @@ returns its ``job_id`` and the job goes on; a later call with that ``job_id`` wa
 returns the result (or the error) once it is there. Cancelling the call that started a job
 cancels the job, unless the job's handle was already handed out. Finished jobs are kept for
 ``ttl_s`` seconds; at most ``max_jobs`` jobs exist at once.
+
+A job belongs to the caller that started it (``owner``: the MCP session and the credential, see
+:func:`mcp_server.tool.caller_identity`); :meth:`JobStore.get` answers None for another owner,
+exactly as for an unknown id.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class Job(Generic[T]):
     """One unit of work and what it produced."""
 
     id: str
+    owner: str = ""
     created: float = field(default_factory=time.monotonic)
     status: JobStatus = "queued"
     result: T | None = None
@@ -129,12 +134,12 @@ class JobStore(Generic[T]):
             elif job.finished is None and now - job.created > self.ttl_s + 3600:
                 job.cancel()
 
-    def start(self, work: Callable[[Job[T]], Awaitable[T]]) -> Job[T]:
-        """Start ``work(job)`` in the background and return its job."""
+    def start(self, work: Callable[[Job[T]], Awaitable[T]], owner: str = "") -> Job[T]:
+        """Start ``work(job)`` in the background and return its job, owned by ``owner``."""
         self.purge()
         if len(self._jobs) >= self.max_jobs:
             raise JobsFullError(f"{len(self._jobs)} jobs are already queued or running")
-        job: Job[T] = Job(id=secrets.token_hex(8))
+        job: Job[T] = Job(id=secrets.token_hex(8), owner=owner)
         self._jobs[job.id] = job
 
         async def run() -> None:
@@ -158,9 +163,13 @@ class JobStore(Generic[T]):
         self._tg.start_soon(run)
         return job
 
-    def get(self, job_id: str) -> Job[T] | None:
+    def get(self, job_id: str, owner: str = "") -> Job[T] | None:
+        """The job ``job_id`` when ``owner`` started it; None otherwise (as for an unknown id)."""
         self.purge()
-        return self._jobs.get(job_id)
+        job = self._jobs.get(job_id)
+        if job is None or not secrets.compare_digest(job.owner, owner):
+            return None
+        return job
 
     def forget(self, job_id: str) -> None:
         self._jobs.pop(job_id, None)

@@ -1,15 +1,4 @@
-"""What the server may read: allowed roots, path checks and the URL policy.
-
-Paths. A video is a local path or a ``file://`` URI. It is read only when, after following every
-symlink, it is a regular, non-empty file no larger than the cap, inside one of the *effective
-roots*. Paths with a ``..`` component are refused outright (even when they would land inside a
-root); relative paths are taken relative to the first effective root.
-
-Effective roots. The server's roots (``--allow DIR`` / ``VT_AGENT_ALLOWED_ROOTS``, default: the
-working directory) are the most the server will ever read. When the client sends MCP roots,
-they can only *narrow* this: the effective roots are the intersection of the two trees (a client
-root inside a server root, or a server root inside a client root). A client whose roots do not
-overlap the server's gets nothing. Client roots never widen access.
+"""What the server may fetch: the URL policy (local paths are :mod:`mcp_server.sandbox`).
 
 URLs (``http``/``https``) are refused unless the host is on the server's allow list
 (``--allow-url-host``), and even then never when any address the host resolves to is loopback,
@@ -20,25 +9,19 @@ Allowed URLs are downloaded (no redirects, size-capped) to a private temporary f
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
-import stat
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
-from vt_agent.errors import PathNotAllowedError, VideoDecodeError, VideoNotFoundError
+from vt_agent.errors import PathNotAllowedError, VideoNotFoundError
 
 __all__ = [
-    "PathPolicy",
     "Resolver",
     "UrlNotAllowedError",
     "check_url",
     "download",
-    "effective_roots",
     "is_url",
-    "parse_file_uri",
 ]
 
 Resolver = Callable[[str], list[str]]
@@ -53,124 +36,6 @@ def is_url(text: str) -> bool:
     """True for ``scheme://...`` other than ``file://``."""
     scheme = urlsplit(text).scheme.lower()
     return len(scheme) > 1 and "://" in text and scheme != "file"
-
-
-def parse_file_uri(uri: str) -> Path:
-    """The local path of a ``file://`` URI (``file:///a/b`` or ``file://localhost/a/b``)."""
-    parts = urlsplit(uri)
-    if parts.scheme.lower() != "file":
-        raise PathNotAllowedError(f"{uri}: not a file:// URI")
-    if parts.netloc not in ("", "localhost"):
-        raise PathNotAllowedError(
-            f"{uri}: file URIs on another host ({parts.netloc}) are not readable; give a local path"
-        )
-    return Path(unquote(parts.path))
-
-
-def _within(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
-
-
-def effective_roots(server_roots: Sequence[Path], client_roots: Sequence[Path] | None) -> list[Path]:
-    """Server roots narrowed by the client's roots (intersection of the trees); see the module doc.
-
-    ``client_roots`` None means the client sent none: the server roots apply.
-    """
-    server = [r.resolve() for r in server_roots]
-    if client_roots is None:
-        return server
-    out: list[Path] = []
-    for c in client_roots:
-        try:
-            c = c.resolve()
-        except OSError:
-            continue
-        for s in server:
-            pick = c if _within(c, s) else s if _within(s, c) else None
-            if pick is not None and pick not in out:
-                out.append(pick)
-    return out
-
-
-@dataclass(frozen=True)
-class PathPolicy:
-    """Checks one video path against ``roots`` and the size cap."""
-
-    roots: tuple[Path, ...]
-    max_file_bytes: int
-    client_roots: tuple[Path, ...] | None = None
-
-    def effective(self) -> list[Path]:
-        return effective_roots(self.roots, self.client_roots)
-
-    def describe(self) -> str:
-        roots = self.effective()
-        return ", ".join(str(r) for r in roots) if roots else "(none)"
-
-    def check(self, text: str) -> Path:
-        """The resolved path of an allowed, readable video file, or a specific error with the fix."""
-        if not isinstance(text, str) or not text.strip():
-            raise VideoNotFoundError(str(text), "is empty; give the path of a video file")
-        if "\x00" in text:
-            raise PathNotAllowedError(f"{text!r}: a path cannot contain NUL characters")
-        raw = parse_file_uri(text) if text.lower().startswith("file:") else Path(text).expanduser()
-        roots = self.effective()
-        if not roots:
-            raise PathNotAllowedError(
-                f"{text}: no directory is readable: the client's MCP roots do not overlap the server's "
-                f"allowed roots ({', '.join(str(r) for r in self.roots)}); share a folder inside one of those"
-            )
-        if ".." in raw.parts:
-            raise PathNotAllowedError(
-                f"{text}: paths with '..' are refused; give the full path of the file inside {self.describe()}"
-            )
-        if not raw.is_absolute():
-            raw = roots[0] / raw
-        try:
-            resolved = raw.resolve(strict=True)
-        except FileNotFoundError:
-            raise VideoNotFoundError(
-                raw, f"no such file; check the path (readable folders: {self.describe()})"
-            ) from None
-        except (OSError, RuntimeError) as exc:
-            raise VideoNotFoundError(raw, f"cannot be resolved ({exc}); give a plain file path") from None
-        if not any(_within(resolved, r) for r in roots):
-            via = f" (it is a link to {resolved})" if resolved != raw else ""
-            raise PathNotAllowedError(
-                f"{text}: outside the folders this server may read{via}. Readable folders: "
-                f"{self.describe()}. Move or copy the video into one of them, or ask the user to start "
-                "the server with --allow <folder>."
-            )
-        try:
-            st = resolved.stat()
-        except OSError as exc:
-            raise VideoNotFoundError(resolved, f"cannot be read ({exc.strerror or exc})") from None
-        if stat.S_ISDIR(st.st_mode):
-            raise VideoNotFoundError(
-                resolved, "is a directory, not a video file; give the path of one video file in it"
-            )
-        if not stat.S_ISREG(st.st_mode):
-            kind = (
-                "a FIFO"
-                if stat.S_ISFIFO(st.st_mode)
-                else "a device"
-                if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
-                else "not a regular file"
-            )
-            raise VideoNotFoundError(resolved, f"is {kind}; give the path of a video file")
-        if st.st_size == 0:
-            raise VideoDecodeError(
-                resolved, "is an empty file (0 bytes); the copy or download probably failed"
-            )
-        if st.st_size > self.max_file_bytes:
-            raise PathNotAllowedError(
-                f"{resolved}: {st.st_size / 2**20:.0f} MiB is larger than this server's limit of "
-                f"{self.max_file_bytes / 2**20:.0f} MiB; cut the clip (e.g. ffmpeg -ss START -t LENGTH) "
-                "or ask the user to raise --max-file-mb"
-            )
-        if not os.access(resolved, os.R_OK):
-            raise VideoNotFoundError(resolved, "is not readable (permission denied)")
-        return resolved
 
 
 def _system_resolver(host: str) -> list[str]:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
@@ -25,6 +26,7 @@ import anyio
 from mcp_server.inputs import tool_function
 from mcp_server.jobs import JobStore
 from mcp_server.output import MAX_RESULT_BYTES, VideoReasonOutput, result_size
+from mcp_server.sandbox import NO_ROOTS_MESSAGE, check_root
 from mcp_server.settings import ServerSettings
 from mcp_server.tool import AppState, VideoReasonTool
 from vt_agent.runs import TOOL_PURPOSE
@@ -41,6 +43,7 @@ __all__ = [
     "VideoReasonOutput",
     "create_server",
     "result_size",
+    "server_roots",
 ]
 
 logger = logging.getLogger("mcp_server")
@@ -59,12 +62,16 @@ INSTRUCTIONS = (
 
 
 def create_server(
-    settings: ServerSettings | None = None, *, backend: Backend | None = None
+    settings: ServerSettings | None = None,
+    *,
+    backend: Backend | None = None,
+    on_stopped: Callable[[], object] | None = None,
 ) -> MCPServer[AppState]:
     """The MCP server with the ``video_reason`` tool.
 
     ``backend``: use this backend instead of building one from ``settings.backend`` (tests,
-    embedding); it is closed with the server either way.
+    embedding); it is closed with the server either way. ``on_stopped``: called once the
+    lifespan has closed the backend (the stdio runner exits then after a signal).
     """
     from mcp.server.mcpserver import MCPServer
     from mcp_types import ToolAnnotations
@@ -78,6 +85,7 @@ def create_server(
         from vt_agent.backends import backend_from_config
         from vt_agent.reasoner import VideoReasoner
 
+        roots, aliases = server_roots(cfg)
         notices: list[str] = []
         if backend is None:
             built, notices = backend_from_config(cfg.backend)
@@ -90,8 +98,10 @@ def create_server(
             "video_reason ready: backend %s, model %s, roots %s",
             built.name,
             built.model,
-            ", ".join(str(r) for r in cfg.roots()),
+            ", ".join(str(r) for r in roots) or "NONE",
         )
+        if not roots:
+            logger.warning("NO ROOTS: %s", NO_ROOTS_MESSAGE.replace("Ask the user to start", "Start"))
         try:
             async with anyio.create_task_group() as tg:
                 state = AppState(
@@ -100,6 +110,8 @@ def create_server(
                     jobs=JobStore(tg, ttl_s=cfg.job_ttl_s, max_jobs=cfg.max_jobs),
                     limiter=anyio.CapacityLimiter(cfg.max_concurrency),
                     notices=notices,
+                    roots=roots,
+                    aliases=aliases,
                 )
                 try:
                     yield state
@@ -109,6 +121,8 @@ def create_server(
             with anyio.CancelScope(shield=True):
                 await reasoner.aclose()
             logger.info("video_reason stopped; backend closed")
+            if on_stopped is not None:
+                on_stopped()
 
     server: MCPServer[AppState] = MCPServer(
         "vt-agent", title="Video-Thinker", version=_version(), instructions=INSTRUCTIONS, lifespan=lifespan
@@ -121,6 +135,25 @@ def create_server(
         annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False, idempotent_hint=True),
     )
     return server
+
+
+def server_roots(cfg: ServerSettings) -> tuple[tuple[Path, ...], tuple[tuple[Path, Path], ...]]:
+    """The server's roots, checked (existing folders, not too broad), and their (given, resolved) aliases.
+
+    Raises ConfigError naming the bad root: the server does not start.
+    """
+    roots: list[Path] = []
+    aliases: list[tuple[Path, Path]] = []
+    for given in cfg.allowed_roots:
+        resolved = check_root(
+            given, allow_broad=cfg.allow_broad_root, origin="--allow / VT_AGENT_ALLOWED_ROOTS"
+        )
+        if resolved not in roots:
+            roots.append(resolved)
+        absolute = given if given.is_absolute() else Path.cwd() / given
+        if absolute != resolved:
+            aliases.append((absolute, resolved))
+    return tuple(roots), tuple(aliases)
 
 
 def _version() -> str:

@@ -7,8 +7,9 @@ Only this module (and :mod:`mcp_server.cli`) reads the environment. Precedence: 
 environment variable         flag                                 meaning
 ===========================  ===================================  ==============================
 VT_AGENT_ALLOWED_ROOTS       --allow DIR (repeatable)             directories videos may come from
-                                                                  (os.pathsep-separated; default:
-                                                                  the working directory alone)
+                                                                  (os.pathsep-separated; no default:
+                                                                  never the working directory)
+VT_AGENT_ALLOW_BROAD_ROOT    --allow-broad-root                   accept /, home or above as roots
 VT_AGENT_BACKEND             --backend                            auto, transformers, vllm, openai,
                                                                   fake
 VT_AGENT_MODEL               --model                              checkpoint / served model name
@@ -18,6 +19,7 @@ VT_AGENT_MCP_TOKEN           --token                              bearer token H
 VT_AGENT_MCP_TRANSPORT       --transport                          stdio or http
 VT_AGENT_MCP_HOST            --host                               HTTP bind address
 VT_AGENT_MCP_PORT            --port                               HTTP port
+VT_AGENT_MCP_ALLOWED_HOSTS   --allowed-host HOST (repeatable)     extra Host names HTTP accepts
 VT_AGENT_MAX_CONCURRENCY     --max-concurrency                    calls generating at once
 VT_AGENT_TIMEOUT_S           --timeout                            per-call limit, seconds
 VT_AGENT_WAIT_S              --wait                               default wait before a job handle
@@ -34,26 +36,41 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from vt_agent.config import BackendConfig, make_config, settings_from_env
 from vt_agent.errors import ConfigError
 
-__all__ = ["LOOPBACK_HOSTS", "ServerSettings", "is_loopback_host", "load_settings"]
+__all__ = ["LOOPBACK_HOSTS", "ServerSettings", "is_loopback_host", "load_settings", "needs_no_token"]
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+"""The only bind addresses where HTTP runs without a token (not the rest of 127.0.0.0/8)."""
 
 _ENV: dict[str, str] = {
     "VT_AGENT_MCP_TRANSPORT": "transport",
     "VT_AGENT_MCP_HOST": "host",
     "VT_AGENT_MCP_PORT": "port",
     "VT_AGENT_MCP_TOKEN": "token",
+    "VT_AGENT_ALLOW_BROAD_ROOT": "allow_broad_root",
     "VT_AGENT_MAX_CONCURRENCY": "max_concurrency",
     "VT_AGENT_TIMEOUT_S": "timeout_s",
     "VT_AGENT_WAIT_S": "wait_s",
     "VT_AGENT_MAX_FILE_MB": "max_file_mb",
     "VT_AGENT_PRESET": "preset",
 }
+
+
+def needs_no_token(host: str) -> bool:
+    """True only for exactly ``127.0.0.1``, ``::1`` and ``localhost`` (HTTP may run without a token)."""
+    return host.strip().strip("[]").lower() in LOOPBACK_HOSTS
 
 
 def is_loopback_host(host: str) -> bool:
@@ -73,8 +90,10 @@ class ServerSettings(BaseModel):
 
     backend: BackendConfig = Field(default_factory=lambda: BackendConfig(backend="auto"))
     allowed_roots: tuple[Path, ...] = Field(
-        default=(), description="directories videos may be read from (empty: the working directory)"
+        default=(),
+        description="directories videos may be read from (empty: none, until a client sends roots)",
     )
+    allow_broad_root: bool = Field(default=False, description="accept /, the home folder or above as roots")
     allow_url_hosts: tuple[str, ...] = Field(
         default=(), description="http(s) host names videos may be downloaded from (empty: URLs refused)"
     )
@@ -96,7 +115,10 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
     http_path: str = "/mcp"
-    token: str | None = Field(default=None, description="bearer token HTTP clients must send")
+    token: SecretStr | None = Field(default=None, description="bearer token HTTP clients must send")
+    allowed_hosts: tuple[str, ...] = Field(
+        default=(), description="extra Host header names the HTTP server accepts (besides the bound address)"
+    )
 
     @field_validator("allowed_roots", mode="before")
     @classmethod
@@ -107,17 +129,20 @@ class ServerSettings(BaseModel):
 
     @field_validator("token")
     @classmethod
-    def _token(cls, value: str | None) -> str | None:
-        if value is not None and len(value.strip()) < 16:
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        text = value.get_secret_value().strip()
+        if len(text) < 16:
             raise ValueError("the bearer token must be at least 16 characters (use a random one)")
-        return value.strip() if value is not None else None
+        return SecretStr(text)
 
     @model_validator(mode="after")
     def _check(self) -> ServerSettings:
-        if self.transport == "http" and not is_loopback_host(self.host) and not self.token:
+        if self.transport == "http" and not needs_no_token(self.host) and not self.token:
             raise ValueError(
-                f"binding HTTP to {self.host} (not loopback) needs a bearer token: "
-                "pass --token or set VT_AGENT_MCP_TOKEN (at least 16 random characters)"
+                f"binding HTTP to {self.host} needs a bearer token (only 127.0.0.1, ::1 and localhost run "
+                "without one): pass --token or set VT_AGENT_MCP_TOKEN (at least 16 random characters)"
             )
         if not self.http_path.startswith("/"):
             raise ValueError(f"http_path must start with '/', got {self.http_path!r}")
@@ -128,10 +153,9 @@ class ServerSettings(BaseModel):
         return int(self.max_file_mb * 1024 * 1024)
 
     def roots(self) -> list[Path]:
-        """The allowed roots, resolved (symlinks followed); the working directory when none set."""
-        roots = self.allowed_roots or (Path.cwd(),)
+        """The allowed roots, resolved (symlinks followed); empty when none is set (no implicit root)."""
         out: list[Path] = []
-        for r in roots:
+        for r in self.allowed_roots:
             resolved = r.resolve()
             if resolved not in out:
                 out.append(resolved)
@@ -162,6 +186,9 @@ def load_settings(
     roots_env = env.get("VT_AGENT_ALLOWED_ROOTS", "")
     if roots_env.strip():
         values["allowed_roots"] = _split_list(roots_env, os.pathsep)
+    allowed_env = env.get("VT_AGENT_MCP_ALLOWED_HOSTS", "")
+    if allowed_env.strip():
+        values["allowed_hosts"] = _split_list(allowed_env, ",")
     hosts_env = env.get("VT_AGENT_ALLOW_URL_HOSTS", "")
     if hosts_env.strip():
         values["allow_url_hosts"] = _split_list(hosts_env, ",")

@@ -9,7 +9,9 @@ message that tells the calling model what to do (:func:`mcp_server.output.error_
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
+import secrets
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,9 +24,11 @@ import anyio
 from mcp_server.inputs import ToolArgs
 from mcp_server.jobs import Job, JobsFullError, JobStore, Update
 from mcp_server.output import cancelled_result, error_text, progress_of, status_result, tool_result
-from mcp_server.security import PathPolicy, check_url, download, is_url, parse_file_uri
+from mcp_server.redact import Redactor
+from mcp_server.sandbox import Sandbox, client_roots
+from mcp_server.security import check_url, download, is_url
 from mcp_server.settings import ServerSettings
-from vt_agent.errors import PathNotAllowedError, VTAgentError
+from vt_agent.errors import VTAgentError
 from vt_agent.result import Result
 
 if TYPE_CHECKING:
@@ -33,7 +37,7 @@ if TYPE_CHECKING:
 
     from vt_agent.reasoner import VideoReasoner
 
-__all__ = ["AppState", "VideoReasonTool"]
+__all__ = ["AppState", "VideoReasonTool", "caller_identity"]
 
 logger = logging.getLogger("mcp_server")
 
@@ -49,6 +53,36 @@ class AppState:
     jobs: JobStore[Result]
     limiter: anyio.CapacityLimiter
     notices: list[str]
+    roots: tuple[Path, ...] = ()
+    """The server's roots, checked at start (resolved)."""
+    aliases: tuple[tuple[Path, Path], ...] = ()
+    """(as given, resolved) for server roots given through a symlink."""
+
+
+def caller_identity(ctx: Context[Any, Any]) -> str:
+    """Who is calling, for job ownership: the credential over HTTP, plus the MCP session.
+
+    Over HTTP: a hash of the ``Authorization`` header and the ``Mcp-Session-Id``. On a
+    handshake-era connection (stdio, or HTTP before protocol 2026-07-28) a random id kept in the
+    connection's state. Protocol 2026-07-28 has no sessions: there the credential (or the one
+    stdio peer) is the identity.
+    """
+    from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+    rc = ctx.request_context
+    parts: list[str] = []
+    headers = getattr(rc.request, "headers", None)
+    if headers is not None:
+        auth = str(headers.get("authorization") or "")
+        parts.append("token:" + hashlib.sha256(auth.encode()).hexdigest()[:32] if auth else "http")
+        session_id = headers.get("mcp-session-id")
+        if session_id:
+            parts.append(f"session:{session_id}")
+    if rc.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+        state = getattr(getattr(rc.session, "_connection", None), "state", None)
+        if isinstance(state, dict):
+            parts.append("connection:" + state.setdefault("vt_agent_mcp.owner", secrets.token_hex(16)))
+    return "|".join(parts) or "local"
 
 
 def _tool_error(message: str) -> Exception:
@@ -63,9 +97,27 @@ class VideoReasonTool:
     def __init__(self, settings: ServerSettings, presets: Sequence[str]) -> None:
         self.cfg = settings
         self.presets = list(presets)
+        self.redact = Redactor.from_settings(settings)
 
     async def __call__(self, ctx: Context[Any, Any], args: ToolArgs) -> CallToolResult:
+        """Every failure leaves as a ToolError with a redacted, actionable message and one log line."""
+        from mcp.server.mcpserver.exceptions import ToolError
+
+        try:
+            return await self._call(ctx, args)
+        except ToolError as exc:
+            message = self.redact(str(exc))
+        except anyio.get_cancelled_exc_class():
+            raise
+        except Exception as exc:
+            logger.debug("video_reason failed", exc_info=True)
+            message = self.redact(error_text(exc, self.cfg.timeout_s))
+        logger.info("video_reason refused: %s", message.splitlines()[0][:300])
+        raise ToolError(message) from None
+
+    async def _call(self, ctx: Context[Any, Any], args: ToolArgs) -> CallToolResult:
         state: AppState = ctx.request_context.lifespan_context
+        owner = caller_identity(ctx)
         wait = self.cfg.wait_s if args.wait_s is None else args.wait_s
 
         async def forward(update: Update) -> None:
@@ -77,9 +129,9 @@ class VideoReasonTool:
                 raise _tool_error(
                     "Pass job_id alone (no videos, question or options) to get a running job's result."
                 )
-            return await self._poll(state, args.job_id, wait, args.cancel, forward)
+            return await self._poll(state, args.job_id, owner, wait, args.cancel, forward)
         self._check(args)
-        return await self._start(state, args, wait, forward)
+        return await self._start(state, args, owner, wait, forward)
 
     def _check(self, args: ToolArgs) -> None:
         if args.cancel:
@@ -95,10 +147,22 @@ class VideoReasonTool:
         if args.options is not None and any(not o.strip() for o in args.options):
             raise _tool_error("An answer option is empty: give the text of every option, or omit options.")
 
-    async def _start(self, state: AppState, args: ToolArgs, wait: float, forward: Forward) -> CallToolResult:
+    def sandbox(self, state: AppState, roots_result: Any) -> Sandbox:
+        """This call's roots: the client's valid MCP roots when it sent some, else the server's."""
+        if roots_result is not None:
+            valid, ignored = client_roots(roots_result, allow_broad=self.cfg.allow_broad_root)
+            if ignored:
+                logger.info("client roots ignored: %s", "; ".join(ignored)[:500])
+            if valid:
+                return Sandbox(tuple(valid), self.cfg.max_file_bytes)
+        return Sandbox(state.roots, self.cfg.max_file_bytes, state.aliases)
+
+    async def _start(
+        self, state: AppState, args: ToolArgs, owner: str, wait: float, forward: Forward
+    ) -> CallToolResult:
         cfg = self.cfg
         assert args.videos is not None and args.question is not None  # checked in _check
-        policy = PathPolicy(tuple(cfg.roots()), cfg.max_file_bytes, _client_root_paths(args.roots))
+        policy = self.sandbox(state, args.roots)
         local: list[str] = []
         urls: list[tuple[int, str]] = []
         for i, item in enumerate(args.videos):
@@ -107,7 +171,7 @@ class VideoReasonTool:
                     urls.append((i, check_url(item.strip(), cfg.allow_url_hosts)))
                     local.append("")
                 else:
-                    local.append(str(policy.check(item.strip())))
+                    local.append(str(policy.check(item)))
             except VTAgentError as exc:
                 raise _tool_error(error_text(exc, cfg.timeout_s)) from None
 
@@ -131,7 +195,7 @@ class VideoReasonTool:
                     shutil.rmtree(tmp, ignore_errors=True)
 
         try:
-            job = state.jobs.start(work)
+            job = state.jobs.start(work, owner)
         except JobsFullError as exc:
             raise _tool_error(
                 f"The server is busy ({exc}). Wait a minute and retry, or poll the jobs you already started."
@@ -154,9 +218,9 @@ class VideoReasonTool:
         return self._finish(state, job)
 
     async def _poll(
-        self, state: AppState, job_id: str, wait: float, cancel: bool, forward: Forward
+        self, state: AppState, job_id: str, owner: str, wait: float, cancel: bool, forward: Forward
     ) -> CallToolResult:
-        job = state.jobs.get(job_id)
+        job = state.jobs.get(job_id, owner)
         if job is None:
             raise _tool_error(
                 f"No job {job_id} on this server: it finished and was collected more than "
@@ -178,27 +242,15 @@ class VideoReasonTool:
             )
         if job.error is not None:
             exc = job.error
-            if isinstance(exc, VTAgentError | TimeoutError):
-                logger.info("job %s failed: %s", job.id, exc)
-            else:
-                logger.error("job %s crashed", job.id, exc_info=(type(exc), exc, exc.__traceback__))
+            if not isinstance(
+                exc, VTAgentError | TimeoutError
+            ):  # a bug or an engine crash: its type and text
+                logger.error("job %s crashed: %s: %s", job.id, type(exc).__name__, str(exc)[:300])
+                logger.debug("job %s traceback", job.id, exc_info=(type(exc), exc, exc.__traceback__))
             raise _tool_error(error_text(exc, self.cfg.timeout_s))
         assert job.result is not None  # done without error means a result
         logger.info("job %s done in %.2f s: answer %s", job.id, job.elapsed_s, job.result.answer)
         return tool_result(job.result, elapsed_s=job.elapsed_s)
-
-
-def _client_root_paths(roots: Any) -> tuple[Path, ...] | None:
-    """Local paths of the client's ``file://`` roots; None when it sent none."""
-    if roots is None:
-        return None
-    out: list[Path] = []
-    for root in getattr(roots, "roots", []) or []:
-        uri = str(root.uri)
-        if uri.lower().startswith("file:"):
-            with contextlib.suppress(PathNotAllowedError):
-                out.append(parse_file_uri(uri))
-    return tuple(out)
 
 
 async def _run(

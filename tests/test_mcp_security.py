@@ -9,24 +9,18 @@ import anyio
 import httpx
 import pytest
 
-from mcp_server.security import (
-    PathPolicy,
-    UrlNotAllowedError,
-    check_url,
-    download,
-    effective_roots,
-    parse_file_uri,
-)
-from mcp_server.settings import is_loopback_host, load_settings
+from mcp_server.sandbox import Sandbox, check_root, client_roots
+from mcp_server.security import UrlNotAllowedError, check_url, download
+from mcp_server.settings import is_loopback_host, load_settings, needs_no_token
 from vt_agent.errors import ConfigError, PathNotAllowedError, VideoError
 
 TOKEN = "s3cret-token-0123456789"
 
 
-def test_defaults_are_stdio_loopback_and_the_working_directory() -> None:
+def test_defaults_are_stdio_loopback_and_no_root() -> None:
     s = load_settings(environ={})
     assert s.transport == "stdio" and s.host == "127.0.0.1" and s.token is None
-    assert s.roots() == [Path.cwd().resolve()]
+    assert s.roots() == []  # never the working directory
     assert s.backend.backend == "auto"
 
 
@@ -41,9 +35,13 @@ def test_environment_and_flags(tmp_path: Path) -> None:
         "VT_AGENT_MAX_CONCURRENCY": "5",
         "VT_AGENT_TIMEOUT_S": "30",
         "VT_AGENT_ALLOW_URL_HOSTS": "videos.example.com, cdn.example.org",
+        "VT_AGENT_ALLOW_BROAD_ROOT": "1",
+        "VT_AGENT_MCP_ALLOWED_HOSTS": "box.lan",
     }
     s = load_settings({}, env)
-    assert s.allowed_roots == (a, b) and s.token == TOKEN and s.max_concurrency == 5 and s.timeout_s == 30
+    assert s.allowed_roots == (a, b) and s.max_concurrency == 5 and s.timeout_s == 30
+    assert s.token is not None and s.token.get_secret_value() == TOKEN
+    assert s.allow_broad_root and s.allowed_hosts == ("box.lan",)
     assert (
         s.backend.backend == "fake" and s.backend.model == "m" and s.backend.base_url == "http://gpu:8000/v1"
     )
@@ -53,20 +51,22 @@ def test_environment_and_flags(tmp_path: Path) -> None:
     assert s2.allowed_roots == (tmp_path,) and s2.backend.backend == "openai" and s2.max_concurrency == 1
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::", "example.com"])
-def test_non_loopback_http_needs_a_token(host: str) -> None:
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::", "example.com", "127.0.0.2", "127.1.2.3"])
+def test_http_off_the_three_loopback_names_needs_a_token(host: str) -> None:
     with pytest.raises(ConfigError, match="needs a bearer token"):
         load_settings({"transport": "http", "host": host}, environ={})
     s = load_settings({"transport": "http", "host": host, "token": TOKEN}, environ={})
     assert s.host == host
     # env token counts too
-    assert load_settings({"transport": "http", "host": host}, {"VT_AGENT_MCP_TOKEN": TOKEN}).token == TOKEN
+    token = load_settings({"transport": "http", "host": host}, {"VT_AGENT_MCP_TOKEN": TOKEN}).token
+    assert token is not None and token.get_secret_value() == TOKEN
 
 
-def test_loopback_http_needs_no_token_and_short_tokens_are_refused() -> None:
-    for host in ["127.0.0.1", "localhost", "::1", "127.0.0.2"]:
-        assert is_loopback_host(host)
+def test_exact_loopback_http_needs_no_token_and_short_tokens_are_refused() -> None:
+    for host in ["127.0.0.1", "localhost", "::1", "[::1]"]:
+        assert needs_no_token(host)
         load_settings({"transport": "http", "host": host}, environ={})
+    assert is_loopback_host("127.0.0.2") and not needs_no_token("127.0.0.2")
     with pytest.raises(ConfigError, match="at least 16"):
         load_settings({"token": "short"}, environ={})
 
@@ -78,18 +78,45 @@ def test_bad_settings_name_the_setting() -> None:
         load_settings({}, {"VT_AGENT_BACKEND": "gpt"})
 
 
-def test_effective_roots_intersect(tmp_path: Path) -> None:
-    server = [tmp_path / "data"]
-    (tmp_path / "data" / "videos").mkdir(parents=True)
-    (tmp_path / "other").mkdir()
-    assert effective_roots(server, None) == [tmp_path / "data"]
-    assert effective_roots(server, [tmp_path / "data" / "videos"]) == [tmp_path / "data" / "videos"]
-    assert effective_roots(server, [tmp_path]) == [tmp_path / "data"]  # never wider
-    assert effective_roots(server, [tmp_path / "other"]) == []
-    assert effective_roots(server, []) == []
+def test_roots_must_be_folders_and_not_broad(tmp_path: Path) -> None:
+    assert check_root(tmp_path, allow_broad=False, origin="--allow") == tmp_path.resolve()
+    with pytest.raises(ConfigError, match="does not exist"):
+        check_root(tmp_path / "absent", allow_broad=False, origin="--allow")
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ConfigError, match="is not a folder"):
+        check_root(tmp_path / "f", allow_broad=False, origin="--allow")
+    for broad, why in [(Path("/"), "root of the filesystem"), (Path.home(), "home folder")]:
+        with pytest.raises(ConfigError, match=why) as info:
+            check_root(broad, allow_broad=False, origin="--allow")
+        assert "--allow-broad-root" in str(info.value)
+        assert check_root(broad, allow_broad=True, origin="--allow") == broad.resolve()
 
 
-def test_path_policy(tmp_path: Path) -> None:
+def test_client_roots_keep_only_valid_local_folders(tmp_path: Path) -> None:
+    class R:
+        def __init__(self, uris: list[str]) -> None:
+            self.roots = [type("Root", (), {"uri": u})() for u in uris]
+
+    good = tmp_path / "ws"
+    good.mkdir()
+    valid, ignored = client_roots(
+        R(
+            [
+                good.as_uri(),
+                "file:///",
+                "file://host/x",
+                (tmp_path / "absent").as_uri(),
+                "https://x/y",
+                "file:///a%00b",
+            ]
+        ),
+        allow_broad=False,
+    )
+    assert valid == [good.resolve()] and len(ignored) == 5
+    assert client_roots(R([]), allow_broad=False) == ([], [])
+
+
+def test_sandbox_paths(tmp_path: Path) -> None:
     root = tmp_path / "root"
     (root / "sub").mkdir(parents=True)
     clip = root / "sub" / "clip.mp4"
@@ -98,33 +125,31 @@ def test_path_policy(tmp_path: Path) -> None:
     outside.write_bytes(b"y" * 100)
     (root / "esc.mp4").symlink_to(outside)
     (root / "ok.mp4").symlink_to(clip)
-    policy = PathPolicy((root,), max_file_bytes=1000)
-    assert policy.check(str(clip)) == clip
-    assert policy.check(clip.as_uri()) == clip
-    assert policy.check("sub/clip.mp4") == clip  # relative to the first root
-    assert policy.check(str(root / "ok.mp4")) == clip  # a link that stays inside
-    with pytest.raises(PathNotAllowedError, match="link to"):
-        policy.check(str(root / "esc.mp4"))
+    (root / "rel.mp4").symlink_to("sub/clip.mp4")
+    box = Sandbox((root.resolve(),), max_file_bytes=1000)
+    assert box.check(str(clip)) == clip
+    assert box.check(clip.as_uri()) == clip
+    assert box.check("sub/clip.mp4") == clip  # relative to the first root
+    assert box.check(str(root / "ok.mp4")) == clip  # a link that stays inside
+    assert box.check(str(root / "rel.mp4")) == clip
+    with pytest.raises(PathNotAllowedError, match="outside the folders"):
+        box.check(str(root / "esc.mp4"))
     with pytest.raises(PathNotAllowedError, match=r"'\.\.'"):
-        policy.check(str(root / "sub" / ".." / "sub" / "clip.mp4"))
-    with pytest.raises(PathNotAllowedError, match="outside"):
-        policy.check(str(outside))
+        box.check(str(root / "sub" / ".." / "sub" / "clip.mp4"))
+    with pytest.raises(PathNotAllowedError, match="outside the folders"):
+        box.check(str(outside))
     with pytest.raises(VideoError, match="directory"):
-        policy.check(str(root / "sub"))
+        box.check(str(root / "sub"))
     with pytest.raises(VideoError, match="no such file"):
-        policy.check(str(root / "nope.mp4"))
-    with pytest.raises(PathNotAllowedError, match="another host"):
-        policy.check("file://evil.example.com/etc/passwd")
+        box.check(str(root / "nope.mp4"))
+    with pytest.raises(PathNotAllowedError, match="outside the folders"):
+        box.check("file://evil.example.com/etc/passwd")
     with pytest.raises(PathNotAllowedError, match="NUL"):
-        policy.check(str(clip) + "\x00")
+        box.check(str(clip) + "\x00")
     with pytest.raises(PathNotAllowedError, match="larger"):
-        PathPolicy((root,), max_file_bytes=50).check(str(clip))
-    # client roots narrow
-    narrowed = PathPolicy((root,), 1000, client_roots=(root / "sub",))
-    assert narrowed.check(str(clip)) == clip
-    with pytest.raises(PathNotAllowedError, match="do not overlap"):
-        PathPolicy((root,), 1000, client_roots=(tmp_path / "elsewhere",)).check(str(clip))
-    assert parse_file_uri("file://localhost/a%20b/c.mp4") == Path("/a b/c.mp4")
+        Sandbox((root,), max_file_bytes=50).check(str(clip))
+    with pytest.raises(PathNotAllowedError, match="No folder is readable"):
+        Sandbox((), 1000).check(str(clip))
 
 
 @pytest.mark.parametrize(
@@ -216,7 +241,8 @@ def test_cli_flags_to_settings(tmp_path: Path) -> None:
          "--max-concurrency", "3", "--timeout", "120", "--wait", "20", "--token", TOKEN]
     )  # fmt: skip
     s = settings_from_args(args, environ={"VT_AGENT_BACKEND": "openai"})
-    assert s.transport == "http" and s.port == 9999 and s.token == TOKEN
+    assert s.transport == "http" and s.port == 9999 and s.token is not None
+    assert s.token.get_secret_value() == TOKEN
     assert s.allowed_roots == (tmp_path, Path("/srv/videos"))
     assert s.backend.backend == "fake" and s.backend.options == {"delay_s": 0.5, "model": "scripted-x"}
     assert (s.max_concurrency, s.timeout_s, s.wait_s) == (3, 120.0, 20.0)

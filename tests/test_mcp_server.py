@@ -225,7 +225,7 @@ def test_symlink_escape_and_devices_and_corrupt_files(tmp_path: Path) -> None:
         return out
 
     res = _with_client(go, settings=settings)
-    assert "outside the folders" in _error_text(res["link"]) and "link to" in _error_text(res["link"])
+    assert "outside the folders" in _error_text(res["link"]) and str(outside) not in _error_text(res["link"])
     assert "outside the folders" in _error_text(res["inner"])
     assert "outside the folders" in _error_text(res["devnull"])
     assert "cannot be used as a video" in _error_text(res["text"])
@@ -332,10 +332,14 @@ def test_job_cancel_by_handle() -> None:
     assert later == at
 
 
-def test_client_roots_narrow_the_server_roots(tmp_path: Path) -> None:
+def test_client_roots_replace_the_server_roots(tmp_path: Path) -> None:
+    """Valid MCP roots replace the server's for the call; none valid (or none sent) keep the server's."""
     data_dir = VIDEOS.parent
     settings = _settings(allowed_roots=[str(data_dir)])
     bench_file = data_dir / "bench" / "README.md"
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    shutil.copy(BBB, workspace / "clip.mp4")
 
     def roots_cb(uris: list[str]) -> Any:
         async def cb(context: Any) -> ListRootsResult:
@@ -343,33 +347,26 @@ def test_client_roots_narrow_the_server_roots(tmp_path: Path) -> None:
 
         return cb
 
-    async def go(c: Client) -> tuple[CallToolResult, CallToolResult]:
-        inside = await c.call_tool("video_reason", {"videos": [BBB], "question": "What happens?"})
-        other = await c.call_tool("video_reason", {"videos": [str(bench_file)], "question": "q"})
-        return inside, other
+    def call(video: str, uris: list[str]) -> CallToolResult:
+        return _with_client(  # type: ignore[no-any-return]
+            lambda c: c.call_tool("video_reason", {"videos": [video], "question": "What happens?"}),
+            settings=settings,
+            list_roots_callback=roots_cb(uris),
+        )
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        inside, other = _with_client(go, settings=settings, list_roots_callback=roots_cb([VIDEOS.as_uri()]))
-        assert not inside.is_error
+        assert not call(BBB, [VIDEOS.as_uri()]).is_error
         # allowed by the server, but outside the client's root
-        assert "outside the folders" in _error_text(other) and str(VIDEOS) in _error_text(other)
-        # a client root outside the server's: nothing is readable, and the message says why
-        (disjoint,) = [
-            _with_client(
-                lambda c: c.call_tool("video_reason", {"videos": [BBB], "question": "q"}),
-                settings=settings,
-                list_roots_callback=roots_cb([tmp_path.as_uri()]),
-            )
-        ]
-        assert "do not overlap" in _error_text(disjoint)
-        # a client root wider than the server's does not widen it
-        wide = _with_client(
-            lambda c: c.call_tool("video_reason", {"videos": ["/etc/hostname"], "question": "q"}),
-            settings=settings,
-            list_roots_callback=roots_cb(["file:///"]),
-        )
-        assert "outside the folders" in _error_text(wide)
+        other = _error_text(call(str(bench_file), [VIDEOS.as_uri()]))
+        assert "outside the folders" in other and str(VIDEOS) in other
+        # a client root outside the server's replaces it (the IDE's workspace)
+        assert not call(str(workspace / "clip.mp4"), [workspace.as_uri()]).is_error
+        assert "outside the folders" in _error_text(call(BBB, [workspace.as_uri()]))
+        # declared but empty, or nothing valid (/ is too broad, a missing folder): the server's roots
+        assert not call(BBB, []).is_error
+        assert not call(BBB, ["file:///", (tmp_path / "absent").as_uri()]).is_error
+        assert "outside the folders" in _error_text(call("/etc/hostname", ["file:///"]))
 
 
 def test_twenty_concurrent_calls_all_answered() -> None:

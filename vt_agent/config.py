@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from vt_agent.errors import ConfigError
 
@@ -45,6 +45,7 @@ __all__ = [
     "ResolvedBackend",
     "make_config",
     "merge_settings",
+    "redact_url",
     "parse_backend_options",
     "resolve_backend",
     "settings_from_env",
@@ -72,6 +73,15 @@ TINY_NOTICE = (
 FAKE_NOTICE = "NOTICE: the fake backend streams SCRIPTED, hand-written traces: not a model's answers."
 
 
+def redact_url(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@`` (for errors, logs and repr)."""
+    scheme, sep, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    if not sep or "@" not in host:
+        return url
+    return f"{scheme}://***@{host.rpartition('@')[2]}{slash}{path}"
+
+
 class BackendConfig(BaseModel):
     """Which backend and model to use, and the engine settings."""
 
@@ -85,7 +95,7 @@ class BackendConfig(BaseModel):
     base_url: str | None = Field(
         default=None, description="OpenAI-compatible API root, e.g. http://host:8000/v1"
     )
-    api_key: str | None = Field(default=None, description="bearer token for base_url")
+    api_key: SecretStr | None = Field(default=None, description="bearer token for base_url (hidden in repr)")
     dtype: str | None = Field(default=None, description="bfloat16, float16, float32 or auto")
     device: str | None = Field(default=None, description="cuda, cuda:N, mps or cpu (None: auto)")
     attn_implementation: str | None = Field(default=None, description="sdpa, eager, flash_attention_2, ...")
@@ -94,6 +104,10 @@ class BackendConfig(BaseModel):
     )
     force_cpu_7b: bool = Field(default=False, description="allow a full-size model on the CPU (very slow)")
     options: dict[str, Any] = Field(default_factory=dict, description="extra keyword options for the backend")
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if name == "base_url" and isinstance(value, str) else value
 
 
 class ReasonerConfig(BaseModel):
@@ -266,7 +280,7 @@ def resolve_backend(
 
     if name == "auto":
         if config.base_url:
-            name, reason = "openai", f"a server is configured ({config.base_url})"
+            name, reason = "openai", f"a server is configured ({redact_url(config.base_url)})"
         elif gpu():
             if vllm_installed() and not device.startswith("mps"):
                 name, reason = "vllm", "a GPU is available and vLLM is installed"
@@ -288,7 +302,7 @@ def resolve_backend(
     if name == "openai":
         opts: dict[str, Any] = {"model": config.model, "base_url": config.base_url or DEFAULT_BASE_URL}
         if config.api_key is not None:
-            opts["api_key"] = config.api_key
+            opts["api_key"] = config.api_key.get_secret_value()
         opts.update(config.options)
         return ResolvedBackend("openai", opts, notices, reason)
     model = config.model or DEFAULT_MODEL

@@ -45,8 +45,8 @@ __all__ = [
     "ResolvedBackend",
     "make_config",
     "merge_settings",
-    "redact_url",
     "parse_backend_options",
+    "redact_url",
     "resolve_backend",
     "settings_from_env",
 ]

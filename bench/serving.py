@@ -5,7 +5,11 @@
 * Throughput: N distinct questions over the real clips (16 frames, 128*28*28 pixels each), run at
   concurrency 1 and 8, through the vllm backend and through the transformers backend (both in
   ``.venv-vllm``, which has transformers pinned by vLLM). Output is fixed at ``--max-tokens``
-  tokens on vLLM (``ignore_eos``); transformers stops at EOS or max tokens (reported).
+  tokens on vLLM (``ignore_eos``); transformers stops at EOS or max tokens (reported). The
+  transformers part also runs from the project's ``.venv``: ``--backends transformers``; its
+  concurrent requests are batched (``batch`` column: mean requests per ``generate``), target
+  concurrency 8 >= 1.5x the throughput of concurrency 1. ``--rounds`` alternates the concurrency
+  levels that many times (the machine's load drifts) and pools each level's requests.
 * The same through ``vt-agent serve`` + the openai backend (HTTP, PNG frames) with ``--backends openai``.
 * Caching: a question on a video window neither engine has seen, then the identical question
   again: latency ratio second/first end to end (``sample()`` + generation), with the time spent
@@ -31,6 +35,9 @@ VIDEOS = ROOT / "tests" / "data" / "videos"
 CLIPS = ("bigbuckbunny.mp4", "vtest.avi", "cityCC0.mpg")
 
 
+TARGET_TRANSFORMERS = 1.5  # concurrency 8 vs 1, transformers backend
+
+
 def _requests(n: int, max_tokens: int, *, ignore_eos: bool, tag: str) -> list[Any]:
     from vt_agent.backends.base import GenerationRequest
     from vt_agent.prompts import build_messages, build_question
@@ -49,40 +56,71 @@ def _requests(n: int, max_tokens: int, *, ignore_eos: bool, tag: str) -> list[An
                 videos=[videos[i % len(videos)]],
                 max_tokens=max_tokens,
                 extra=extra,
+                request_id=f"{tag}-{i}",
             )
         )
     return out
 
 
-async def _one(backend: Any, request: Any) -> tuple[float, int]:
-    """Latency and generated tokens (from the backend's stats when they are this request's)."""
+def _stats_of(backend: Any, request: Any) -> Any:
+    """This request's stats: from ``backend.history`` (transformers) or the last request's."""
+    for stats in reversed(getattr(backend, "history", ())):
+        if stats.request_id == request.request_id:
+            return stats
+    return getattr(backend, "last_stats", None)
+
+
+async def _one(backend: Any, request: Any) -> tuple[float, int | None, int | None]:
+    """Latency, generated tokens and batch size (None where the backend does not say)."""
     t0 = time.perf_counter()
     async for _ in backend.stream(request):
         pass
-    stats = getattr(backend, "last_stats", None)
-    tokens = getattr(stats, "generated_tokens", None) or getattr(stats, "completion_tokens", None) or 0
-    return time.perf_counter() - t0, int(tokens)
+    latency = time.perf_counter() - t0
+    stats = _stats_of(backend, request)
+    tokens = getattr(stats, "generated_tokens", None) or getattr(stats, "completion_tokens", None)
+    return latency, tokens, getattr(stats, "batch_size", None)
 
 
-async def _throughput(backend: Any, requests: list[Any], concurrency: int) -> dict[str, float]:
+async def _throughput(backend: Any, requests: list[Any], concurrency: int) -> dict[str, Any]:
     sem = asyncio.Semaphore(concurrency)
 
-    async def run(r: Any) -> tuple[float, int]:
+    async def run(r: Any) -> tuple[float, int | None, int | None]:
         async with sem:
             return await _one(backend, r)
 
     t0 = time.perf_counter()
     results = await asyncio.gather(*(run(r) for r in requests))
     wall = time.perf_counter() - t0
-    lat = [r[0] for r in results]
-    tokens = sum(r[1] for r in results) if concurrency == 1 else None
+    own_stats = concurrency == 1 or hasattr(backend, "history")  # else last_stats may be another's
+    batches = [r[2] for r in results if r[2]]
     return {
-        "output_tokens": tokens,
+        "output_tokens": sum(r[1] or 0 for r in results) if own_stats else None,
         "concurrency": concurrency,
         "requests": len(requests),
         "wall_s": wall,
-        "req_per_s": len(requests) / wall,
-        "median_latency_s": statistics.median(lat),
+        "latencies_s": [r[0] for r in results],
+        "mean_batch": statistics.mean(batches) if batches else None,
+    }
+
+
+def _pool(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One concurrency level over all rounds: requests / wall, median latency."""
+    wall = sum(r["wall_s"] for r in runs)
+    n = sum(r["requests"] for r in runs)
+    tokens = [r["output_tokens"] for r in runs]
+    batches = [r["mean_batch"] for r in runs if r["mean_batch"] is not None]
+    latencies = [x for r in runs for x in r["latencies_s"]]
+    return {
+        "concurrency": runs[0]["concurrency"],
+        "rounds": len(runs),
+        "requests": n,
+        "wall_s": wall,
+        "req_per_s": n / wall,
+        "tokens_per_s": None if None in tokens else sum(tokens) / wall,
+        "output_tokens": None if None in tokens else sum(tokens),
+        "median_latency_s": statistics.median(latencies),
+        "p90_latency_s": statistics.quantiles(latencies, n=10)[-1] if len(latencies) > 1 else latencies[0],
+        "mean_batch": statistics.mean(batches) if batches else None,
     }
 
 
@@ -101,7 +139,7 @@ async def _cache_probe(backend: Any, max_tokens: int, start_s: float, rounds: in
             video = sample(VIDEOS / "bigbuckbunny.mp4", start_s=start_s + 0.1 * k, end_s=5.0)
             prep = time.perf_counter() - t0
             req = GenerationRequest(messages=build_messages(q), videos=[video], max_tokens=max_tokens)
-            gen, _ = await _one(backend, req)
+            gen, _, _ = await _one(backend, req)
             row = {"prepare_s": prep, "generate_s": gen, "total_s": time.perf_counter() - t0}
             stats = getattr(backend, "last_stats", None)
             if stats is not None and hasattr(stats, "cached_tokens"):
@@ -118,10 +156,14 @@ async def bench_backend(name: str, backend: Any, args: argparse.Namespace, start
     warm = _requests(1, args.max_tokens, ignore_eos=name in ("vllm", "openai"), tag="warm-up")
     await _one(backend, warm[0])  # engine/model load
     out: dict[str, Any] = {"backend": name, "throughput": []}
-    for c in args.concurrency:
-        # distinct questions per run: no run profits from another's prefix cache
-        reqs = _requests(args.questions, args.max_tokens, ignore_eos=name in ("vllm", "openai"), tag=f"c{c}")
-        out["throughput"].append(await _throughput(backend, reqs, c))
+    runs: dict[int, list[dict[str, Any]]] = {c: [] for c in args.concurrency}
+    for k in range(args.rounds):  # alternating, so that a drift in the machine's load hits both levels
+        for c in args.concurrency:
+            # distinct questions per run: no run profits from another's prefix cache
+            tag = f"r{k}c{c}"
+            reqs = _requests(args.questions, args.max_tokens, ignore_eos=name in ("vllm", "openai"), tag=tag)
+            runs[c].append(await _throughput(backend, reqs, c))
+    out["throughput"] = [_pool(runs[c]) for c in args.concurrency]
     out["cache"] = await _cache_probe(backend, args.max_tokens, start_s, args.cache_rounds)
     return out
 
@@ -219,25 +261,44 @@ def main() -> int:
         default=["vllm", "openai", "transformers"],
         choices=["vllm", "openai", "transformers"],
     )
+    parser.add_argument("--rounds", type=int, default=2, help="alternations of the concurrency levels")
     parser.add_argument("--cache-rounds", type=int, default=5, help="first/second pairs (median reported)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    if args.rounds < 1 or args.questions < 1 or min(args.concurrency) < 1:
+        parser.error("--rounds, --questions and --concurrency must be at least 1")
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    load_before = os.getloadavg()[0]
     results = asyncio.run(main_async(args))
-    print(f"{args.questions} questions over {len(CLIPS)} clips, 16 frames each, {args.max_tokens} max tokens")
-    print(f"{'backend':<13}{'conc':>5}{'wall s':>9}{'req/s':>8}{'p50 s':>8}{'out tokens':>12}")
+    load_after = os.getloadavg()[0]
+    print(
+        f"{args.questions} questions over {len(CLIPS)} clips, 16 frames each, {args.max_tokens} max tokens, "
+        f"{args.rounds} round(s); {os.cpu_count()} CPUs, load average {load_before:.1f} before, "
+        f"{load_after:.1f} after"
+    )
+    print(
+        f"{'backend':<13}{'conc':>5}{'wall s':>9}{'req/s':>8}{'tok/s':>8}{'p50 s':>8}{'p90 s':>8}"
+        f"{'batch':>7}{'out tokens':>12}"
+    )
     for r in results:
         for t in r["throughput"]:
             toks = "" if t["output_tokens"] is None else str(t["output_tokens"])
+            tps = "" if t["tokens_per_s"] is None else f"{t['tokens_per_s']:.1f}"
+            batch = "" if t["mean_batch"] is None else f"{t['mean_batch']:.1f}"
             print(
-                f"{r['backend']:<13}{t['concurrency']:>5}{t['wall_s']:>9.2f}{t['req_per_s']:>8.2f}"
-                f"{t['median_latency_s']:>8.3f}{toks:>12}"
+                f"{r['backend']:<13}{t['concurrency']:>5}{t['wall_s']:>9.2f}{t['req_per_s']:>8.2f}{tps:>8}"
+                f"{t['median_latency_s']:>8.3f}{t['p90_latency_s']:>8.3f}{batch:>7}{toks:>12}"
             )
     by = {r["backend"]: {t["concurrency"]: t["req_per_s"] for t in r["throughput"]} for r in results}
     cs = args.concurrency
     for name, tp in by.items():
         if len(cs) > 1:
-            print(f"{name}: concurrency {cs[-1]} vs {cs[0]}: {tp[cs[-1]] / tp[cs[0]]:.2f}x")
+            ratio = tp[cs[-1]] / tp[cs[0]]
+            verdict = ""
+            if name == "transformers" and (cs[0], cs[-1]) == (1, 8):
+                ok = ratio >= TARGET_TRANSFORMERS
+                verdict = f" [{'ok' if ok else 'MISSED'}] (target >= {TARGET_TRANSFORMERS}x, never < 1.0x)"
+            print(f"{name}: concurrency {cs[-1]} vs {cs[0]}: {ratio:.2f}x{verdict}")
     for other in ("openai", "transformers"):
         if "vllm" in by and other in by:
             for c in cs:

@@ -124,14 +124,18 @@ def serve_stdio(server: Any, stopped: threading.Event, *, grace_s: float = 60.0)
     process exits then (or after ``grace_s``), without waiting for the stdin reader thread.
     """
     import anyio
+    import anyio.abc
 
     interrupted: list[int] = []
 
     async def run() -> None:
         async with anyio.create_task_group() as tg:
 
-            async def on_signal() -> None:
+            async def on_signal(
+                *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+            ) -> None:
                 with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    task_status.started()
                     async for signum in signals:
                         interrupted.append(signum)
                         logger.info("%s received: stopping", signal.Signals(signum).name)
@@ -139,7 +143,7 @@ def serve_stdio(server: Any, stopped: threading.Event, *, grace_s: float = 60.0)
                         tg.cancel_scope.cancel()
                         return
 
-            tg.start_soon(on_signal)
+            await tg.start(on_signal)  # handlers in place before the server starts
             await server.run_stdio_async()
             tg.cancel_scope.cancel()
 

@@ -382,3 +382,55 @@ def test_topology() -> None:
         ("plan", "joint"),
         ("synthesize", "__end__"),
     ]
+
+
+TINY_SET = [
+    "sel-night-open", "count-night-open", "cmp-more-people", "cmp-crowded-chat", "ord-upright-earliest",
+    "syn-common-chat", "per-day-night",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_reasoner() -> Any:
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from vt_agent.backends.transformers_backend import TransformersBackend
+    from vt_agent.tiny import build_tiny_checkpoint
+
+    backend = TransformersBackend(build_tiny_checkpoint(), device="cpu")
+    yield VideoReasoner(backend, max_tokens=12)
+    asyncio.run(backend.close())
+
+
+@pytest.mark.slow
+def test_question_set_on_the_tiny_model(tiny_reasoner: Any, videos_dir: Path) -> None:
+    """Plumbing on a real engine (random weights: the answers are noise, the shapes are not).
+
+    One question of each kind (the two-video ones where there is a choice: a call takes seconds on
+    a CPU); the scripted-backend test above runs the whole set for the logic."""
+    for q in map(question, TINY_SET):
+        chat_model = chat(q["chat_reply"]) if "chat_reply" in q else None
+        out = graph.invoke(
+            inputs(videos_dir, q), context=GraphContext(reasoner=tiny_reasoner, chat_model=chat_model)
+        )
+        n = len(q["videos"])
+        assert out["kind"] == q["kind"] and out["errors"] == [], q["id"]
+        assert [e["index"] for e in out["per_video"]] == list(range(n)), q["id"]
+        letters = {chr(65 + i) for i in range(len(q["options"]))}
+        if q["options"]:
+            assert out["answer"] is None or out["answer"] in letters, q["id"]
+        for entry in out["per_video"]:
+            assert entry["used"], q["id"]
+            if out["plan"]["sub"]["form"] not in ("duration",):
+                assert entry["sub_question"] == out["plan"]["sub"]["question"]
+                assert entry["result"]["backend"] == "transformers" and entry["result"]["scripted"] is False
+        assert all(0 <= c["video"] < n for c in out["citations"])
+        if out["partial"]:
+            assert any(w.startswith("partial answer:") for w in out["warnings"]), q["id"]
+    # the durations need no model: they are right even with random weights
+    assert (
+        graph.invoke(
+            inputs(videos_dir, question("cmp-shortest")), context=GraphContext(reasoner=tiny_reasoner)
+        )["answer"]
+        == "C"
+    )

@@ -23,7 +23,7 @@ CHAT_SYSTEM = (
     "videos your answer rests on as 'Video N'. End with one line 'Answer: X' where X is the option "
     "letter for a multiple-choice question, or a short answer otherwise."
 )
-_ANSWER_RE = re.compile(r"^\s*\**answer\**\s*[:：]\s*(.+?)\s*$", re.I | re.M)
+_ANSWER_RE = re.compile(r"^\s*\**answer\**\s*[:：]\s*\**\s*(.+?)\s*$", re.I | re.M)
 _VIDEO_RE = re.compile(r"\bvideo\s*#?\s*(\d+)\b", re.I)
 
 
@@ -94,10 +94,8 @@ def as_chat(spec: Any, *, max_tokens: int = 512) -> ChatFn:
             spec = OpenAIBackend(**spec)
         except TypeError as exc:
             raise ConfigError(f"chat_model options are not OpenAIBackend options: {exc}") from None
-    if isinstance(spec, Backend):
-        return _backend_chat(spec, max_tokens)
     ainvoke = getattr(spec, "ainvoke", None)
-    if callable(ainvoke):
+    if callable(ainvoke):  # a LangChain chat model (checked first: it has a ``stream`` too)
 
         async def call(messages: list[tuple[str, str]]) -> str:
             try:
@@ -107,6 +105,8 @@ def as_chat(spec: Any, *, max_tokens: int = 512) -> ChatFn:
             return _text_of(getattr(reply, "content", reply))
 
         return call
+    if isinstance(spec, Backend):
+        return _backend_chat(spec, max_tokens)
     if callable(spec):
         fn: ChatFn = spec
         return fn

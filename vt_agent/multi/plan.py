@@ -104,7 +104,7 @@ def yes_no_question(rest: str) -> str:
         raise ConfigError("the question names no property of the videos to look for: say what to look for")
     first, tail = words[0].lower(), " ".join(words[1:])
     if first in {"does", "do", "did", "can", "could"} and tail:
-        aux = {"does": "Does", "do": "Does", "did": "Did", "can": "Can", "could": "Can"}[first]
+        aux = {"does": "Does", "do": "Do", "did": "Did", "can": "Can", "could": "Can"}[first]
         return f"{aux} {_in_this_video(tail)}?"
     if first in {"is", "are", "was", "were"} and tail:
         aux = "Is" if first in {"is", "are"} else "Was"

@@ -171,6 +171,11 @@ def decide(
     plan: Plan, options: Sequence[str], evidence: Sequence[VideoEvidence], labels: dict[int, str], n: int
 ) -> Decision | None:
     """The rule for the plan's kind; None when no rule decides (a description to be weighed)."""
+    if plan.sub.form == "yes_no" and evidence and all(e.yes is None for e in evidence):
+        used = {e.index: "unclear yes/no: not counted" for e in evidence}
+        return Decision(
+            None, "no video gave a clear yes or no", set(), used, ["the evidence does not decide"]
+        )
     if plan.kind == "selection":
         return _selection(plan, options, evidence, labels, n)
     if plan.kind == "counting":

@@ -211,3 +211,24 @@ def test_no_clear_yes_or_no_decides_nothing(videos_dir: Path) -> None:
     assert out.answer is None and out.partial and out.synthesis == "none"
     assert out.answer_text == "no video gave a clear yes or no"
     assert [e.used for e in out.per_video] == ["unclear yes/no: not counted"] * 2
+
+
+@pytest.mark.parametrize(
+    ("question", "options", "kind", "sub"),
+    [
+        ("Is there a rabbit in any of the videos?", [], "selection", "Is there a rabbit in this video?"),
+        ("Which one shows a tripod?", ["cityCC0", "vtest", "None"], "selection", "Does this video show a tripod?"),
+        ("What happens in each video?", [], "per_video", "What happens in this video?"),
+        ("Which of the two clips is longer?", [], "comparison", None),
+        ("Which clip has the most people walking?", [], "comparison",
+         "How many people walking can be seen in this video? Answer with a number."),
+        ("Do the videos show the same place?", ["Yes", "No"], "synthesis", None),
+        ("Order the clips by when a person first appears", [], "ordering",
+         'Does the following happen in this video: "a person appears"? If so, when?'),
+    ],
+)  # fmt: skip
+def test_plan_phrasings(question: str, options: list[str], kind: str, sub: str | None) -> None:
+    plan = plan_question(question, options, PATHS)
+    assert plan.kind == kind
+    if sub is not None:
+        assert plan.sub.question == sub

@@ -30,9 +30,7 @@ def label(index: int, path: str) -> str:
 
 def result_json(result: Result) -> dict[str, Any]:
     """The Result as JSON without the thumbnails' pixels."""
-    data = result.model_dump(mode="json")
-    data["thumbnails"] = [{k: v for k, v in t.items() if k != "jpeg_base64"} for t in data["thumbnails"]]
-    return data
+    return result.model_dump(mode="json", exclude={"thumbnails": {"__all__": {"jpeg_base64"}}})
 
 
 def _spans(result: Result, video: int | None = None) -> list[Span]:

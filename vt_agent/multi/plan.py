@@ -56,8 +56,15 @@ _ER_RE = re.compile(
     r"near|noisi|sunni|cloudi|happi|brighter|green|blu|redd)(?:er|est|ier|iest)\b",
     re.I,
 )
+_WHICH_ONE_RE = re.compile(r"\bwhich (?:one|of them)\b,?\s*(.*)$", re.I | re.S)
+_ANY_RE = re.compile(
+    rf"\b(?:in|on) (?:any|either|one) of (?:the|these|those) {_VIDEOS}\b|\bin any {_VIDEOS}\b", re.I
+)
+_EACH_RE = re.compile(
+    rf"\b(?:in|of|on|for) (?:each|every|both|all)(?: of)?(?: the| these)? {_VIDEOS}\b", re.I
+)
 _SYNTH_RE = re.compile(
-    r"\b(?:in common|have in common|share[sd]?|similar\w*|differ\w*|summar\w+|compare|contrast|"
+    r"\b(?:in common|have in common|share[sd]?|similar\w*|differ\w*|summar\w+|compare|contrast|the same|alike|"
     rf"together|across (?:the|all|both) {_VIDEOS}|what (?:do|does) (?:the|all|both|these) {_VIDEOS})\b",
     re.I,
 )
@@ -162,7 +169,7 @@ def _kind(
     question: str, options: Sequence[str], videos: Sequence[str]
 ) -> tuple[Kind, SubQuestion, Direction | None, str]:
     names_videos = bool(options) and option_names_videos(options, videos)
-    which = _WHICH_RE.search(question)
+    which = _WHICH_RE.search(question) or (_WHICH_ONE_RE.search(question) if names_videos else None)
     if m := _COUNT_RE.search(question):
         rest = m.group(1) if m.group(1) is not None else m.group(2)
         sub = SubQuestion(form="yes_no", question=yes_no_question(rest), options=YES_NO)
@@ -198,10 +205,14 @@ def _kind(
             q = f'Does the following hold for this video: "{question.strip().rstrip("?")}"?'
         sub = SubQuestion(form="yes_no", question=q, options=YES_NO)
         return "selection", sub, None, "asks which videos show something: yes/no per video"
+    if _ANY_RE.search(question) and not options:  # "is there a rabbit in any of the videos?"
+        q = _ANY_RE.sub("in this video", question).strip()
+        sub = SubQuestion(form="yes_no", question=q, options=YES_NO)
+        return "selection", sub, None, "asks whether any video shows something: yes/no per video"
     if _SYNTH_RE.search(question):
         sub = SubQuestion(form="describe", question=DESCRIBE, options=[])
         return "synthesis", sub, None, "asks about the videos together: an open description per video"
-    sub = SubQuestion(form="answer", question=question, options=list(options))
+    sub = SubQuestion(form="answer", question=_EACH_RE.sub("in this video", question), options=list(options))
     return "per_video", sub, None, "the same question about each video"
 
 

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("av")
 
 import vt_agent.video as video
-from vt_agent.video import sampling
+from vt_agent.video import decoding, sampling
 
 
 @pytest.fixture(autouse=True)
@@ -89,7 +89,7 @@ def test_seeking_gives_the_same_frames(videos_dir: Path, clip: str, window: tupl
     path = videos_dir / clip
     sought = video.sample(path, "video-thinker-32f", start_s=window[0], end_s=window[1], cache=False)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sampling, "SEEK_MIN_SKIP", 10**9)
+        mp.setattr(decoding, "SEEK_MIN_SKIP", 10**9)
         plain = video.sample(path, "video-thinker-32f", start_s=window[0], end_s=window[1], cache=False)
     assert sought.record == plain.record
     assert np.array_equal(sought.frames, plain.frames)
@@ -119,7 +119,7 @@ def test_decoding_strategies_agree(videos_dir: Path, clip: str) -> None:
     for name, settings in variants.items():
         with pytest.MonkeyPatch.context() as mp:
             for attr, value in settings.items():
-                mp.setattr(sampling, attr, value)
+                mp.setattr(decoding if attr == "DECODE_WORKERS" else sampling, attr, value)
             other = video.sample(path, "video-thinker-32f", cache=False)
         assert other.record == segments.record, name
         assert np.array_equal(other.frames, segments.frames), name

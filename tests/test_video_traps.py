@@ -16,7 +16,7 @@ pytest.importorskip("av")
 import video_factory as vf
 
 import vt_agent.video as video
-from vt_agent.video import sampling
+from vt_agent.video import decoding, sampling
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +28,7 @@ def _fresh_cache() -> None:
 def decoded_count(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts frames that sampling decodes."""
     count = [0]
-    real, real_segment = sampling._frames_from, sampling._segment_frames
+    real, real_segment = decoding._frames_from, decoding._segment_frames
 
     def counting(*args: Any) -> Iterator[Any]:
         for frame in real(*args):
@@ -40,8 +40,8 @@ def decoded_count(monkeypatch: pytest.MonkeyPatch) -> list[int]:
             count[0] += 1
             yield frame
 
-    monkeypatch.setattr(sampling, "_frames_from", counting)
-    monkeypatch.setattr(sampling, "_segment_frames", counting_segment)
+    monkeypatch.setattr(decoding, "_frames_from", counting)
+    monkeypatch.setattr(decoding, "_segment_frames", counting_segment)
     return count
 
 
@@ -124,7 +124,7 @@ def test_long_video_seeks(tmp_path: Path, decoded_count: list[int]) -> None:
     # same frames as a plain forward decode
     video.clear_cache()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sampling, "SEEK_MIN_SKIP", 10**9)
+        mp.setattr(decoding, "SEEK_MIN_SKIP", 10**9)
         mp.setattr(sampling, "KEEP_PACKETS_MAX", 0)  # the forward pass, no kept packets
         plain = video.sample(path, cache=False)
     assert np.array_equal(plain.frames, pv.frames)

@@ -15,6 +15,7 @@ from vt_agent.video.inputs import (
     video_model_inputs,
     video_tokens,
 )
+from vt_agent.video.limits import VideoTimingWarning, max_source_pixels, set_max_source_pixels
 from vt_agent.video.presets import (
     DEFAULT_PRESET,
     PAPER_PIXELS,
@@ -56,6 +57,7 @@ __all__ = [
     "Preset",
     "VideoInfo",
     "VideoModelInputs",
+    "VideoTimingWarning",
     "cache_info",
     "cached_model_inputs",
     "check_path",
@@ -71,10 +73,12 @@ __all__ = [
     "label_time",
     "linspace_indices",
     "make_preset",
+    "max_source_pixels",
     "probe",
     "resize_rgb",
     "sample",
     "set_cache_limit",
+    "set_max_source_pixels",
     "smart_nframes",
     "smart_resize",
     "video_model_inputs",

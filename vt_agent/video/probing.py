@@ -41,10 +41,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from vt_agent._lazy import require
 from vt_agent.errors import UnsupportedVideoError, VideoDecodeError, VideoNotFoundError
 from vt_agent.sandbox import OpenedFile
+from vt_agent.video import limits
 
 ID_CHUNK = 64 * 1024
 DEFAULT_FPS = 25.0
 _PROBE_CACHE_SIZE = 256
+LARGE_FRAME_PIXELS = 16_000_000  # above (about 2x 4K UHD): no frame threads
 
 Source = Path | OpenedFile  # a checked path, or a file opened once (vt_agent.sandbox)
 VideoSource = str | os.PathLike[str] | OpenedFile  # what the public functions take
@@ -256,7 +258,14 @@ def open_video(path: Source) -> tuple[Any, Any]:
         raise UnsupportedVideoError(
             str(path), "its video codec is unknown to FFmpeg (no decoder); re-encode it, e.g. to H.264 MP4"
         )
-    stream.thread_type = "AUTO"
+    width, height = int(ctx.width or 0), int(ctx.height or 0)
+    try:
+        limits.check_frame_size(str(path), width, height)
+    except BaseException:
+        container.close()
+        raise
+    # frame threads hold a frame each: very large frames decode with slice threads only
+    stream.thread_type = "AUTO" if width * height <= LARGE_FRAME_PIXELS else "SLICE"
     return container, stream
 
 
@@ -409,6 +418,8 @@ def decode_timeline(path: Source) -> tuple[_Header, Timeline, list[str], tuple[i
         packets = safe_demux(container, stream, problems)
         for packet in with_flush(packets):
             for frame in decode_packet(packet, stream, problems, path):
+                if not pts or (frame.width, frame.height) != size:
+                    limits.check_frame_size(str(path), frame.width, frame.height)
                 if not pts:
                     size = (frame.width, frame.height)
                 p = frame.pts
@@ -463,6 +474,8 @@ def make_info(
         warn.append(f"container header claims {head.header_frames} frames, {n} decode")
     if head.header_fps and fps and abs(head.header_fps - fps) > 0.01 * fps:
         warn.append(f"container header says {head.header_fps:g} fps, frames decode at {fps:.4g} fps")
+    if timing := limits.timing_warning(n, duration, head.header_fps):
+        warn.append(timing)
     return VideoInfo(
         path=str(path),
         file_id=fid,

@@ -57,6 +57,7 @@ def smart_resize(
     return h_bar, w_bar
 
 
+WHOLE_FLOAT_BYTES = 32 * 2**20  # frames up to this size in float32 are converted in one go
 _BLOCK = 8  # output rows (columns) per block of the banded weight matrices
 _MAX_MNK = 1 << 18  # OpenBLAS runs a product of at most this many multiply-adds in the calling thread
 
@@ -131,15 +132,18 @@ def resize_rgb(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     if h == height and w == width:
         return np.ascontiguousarray(src, dtype=np.uint8)
     vert, horiz = _plan(h, w, height, width)
-    x = src.reshape(h, w * 3).astype(np.float32)  # rows of interleaved RGB
+    lines = src.reshape(h, w * 3)  # rows of interleaved RGB
     if h != height:
         y = np.empty((height, w * 3), dtype=np.float32)
         n = w * 3
+        # a large frame is never copied whole to float32: each band converts the rows it reads
+        x = lines.astype(np.float32) if h * n * 4 <= WHOLE_FLOAT_BYTES else None
         for r0, r1, lo, hi, m, chunk in vert:
+            band = x[lo:hi] if x is not None else lines[lo:hi].astype(np.float32)
             for c0 in range(0, n, chunk):
-                np.matmul(m, x[lo:hi, c0 : c0 + chunk], out=y[r0:r1, c0 : c0 + chunk])
+                np.matmul(m, band[:, c0 : c0 + chunk], out=y[r0:r1, c0 : c0 + chunk])
     else:
-        y = x
+        y = lines.astype(np.float32)
     if w != width:
         t = np.ascontiguousarray(y.reshape(height, w, 3).transpose(2, 0, 1)).reshape(3 * height, w)
         z = np.empty((width, 3 * height), dtype=np.float32)

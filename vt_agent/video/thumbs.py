@@ -11,7 +11,7 @@ import numpy as np
 
 from vt_agent.errors import ConfigError, VideoDecodeError, WindowError
 from vt_agent.video import probing as _probe
-from vt_agent.video.sampling import _Mismatch, collect
+from vt_agent.video.decoding import _Mismatch, collect
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -68,8 +68,8 @@ class InputState(TypedDict):
     """Answer options (they may name videos: "Video 1", "the second clip", "None of them")."""
     preset: NotRequired[str | None]
     """Sampling preset (None: the context's or the reasoner's default)."""
-    mode: NotRequired[Literal["per_video", "joint"] | None]
-    """Force one trace per video or one joint trace; absent or None: the plan chooses."""
+    mode: NotRequired[Literal["per_video", "joint", "auto"] | None]
+    """Force one trace per video or one joint trace; "auto", None or absent: the plan chooses."""
     joint_max_videos: NotRequired[int]
     """Most videos one joint prompt takes (default 4)."""
 
@@ -83,7 +83,7 @@ class OutputState(TypedDict):
     """The answer in words, naming the videos it rests on."""
     kind: str
     """The question's kind: per_video, selection, counting, comparison, ordering, synthesis."""
-    mode: NotRequired[Literal["per_video", "joint"] | None]
+    mode: NotRequired[Literal["per_video", "joint", "auto"] | None]
     """The mode as run: per_video or joint (a failed joint trace falls back to per_video)."""
     synthesis: Literal["rules", "chat", "joint", "none"]
     """How the answer was reached."""

@@ -187,7 +187,10 @@ def test_failed_video_is_named_and_the_answer_partial(videos_dir: Path, tmp_path
     assert [(e["index"], e["path"]) for e in out["errors"]] == [(1, str(bad))] and out["errors"][0]["message"]
     assert any("Video 2 (broken.mp4) failed" in w for w in out["warnings"])
     assert out["answer"] == "C"  # two videos with grass among those that could be used
-    assert out["answer_text"].startswith("at least 2")
+    assert (
+        out["answer_text"].startswith("at least 2")
+        and "(partial: Video 2 (broken.mp4) failed)" in out["answer_text"]
+    )
 
 
 def test_all_videos_fail(tmp_path: Path) -> None:

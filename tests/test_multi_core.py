@@ -74,6 +74,7 @@ def test_plan_modes() -> None:
     assert plan_question(q, [], PATHS, has_chat=True).mode == "per_video"
     assert plan_question(q, [], PATHS * 2).mode == "per_video"  # six do not fit one prompt
     assert plan_question(q, [], PATHS, mode="per_video").mode == "per_video"
+    assert plan_question(q, [], PATHS, mode="auto").mode == "joint"
     assert plan_question("Which video shows a van?", [], PATHS).mode == "per_video"
     with pytest.raises(ConfigError, match="joint mode takes at most 4"):
         plan_question(q, [], PATHS * 2, mode="joint")

@@ -150,6 +150,11 @@ async def synthesize(
         e.used = decision.used.get(e.index, "not used")
     if plan.kind == "counting" and (errs or unclear) and decision.answer_text:
         decision.answer_text = "at least " + decision.answer_text
+    if (errs or unclear) and decision.answer is not None and decision.answer_text:
+        missing = [labels[f.index] + " failed" for f in errs] + [
+            labels[e.index] + " unclear" for e in unclear
+        ]
+        decision.answer_text += f" (partial: {'; '.join(missing)})"
     answer = decision.answer
     return MultiAnswer(
         question=question,

@@ -221,7 +221,7 @@ def plan_question(
     options: Sequence[str] | None,
     videos: Sequence[str],
     *,
-    mode: Mode | None = None,
+    mode: Mode | Literal["auto"] | None = None,
     has_chat: bool = False,
     joint_max_videos: int = DEFAULT_JOINT_MAX_VIDEOS,
 ) -> Plan:
@@ -232,8 +232,12 @@ def plan_question(
         raise ConfigError("'question' is empty: give the question text")
     if not videos:
         raise ConfigError("'videos' is empty: give at least one video path")
+    if mode == "auto":
+        mode = None
     if mode not in (None, "per_video", "joint"):
-        raise ConfigError(f"mode must be 'per_video', 'joint' or None (let the plan choose), got {mode!r}")
+        raise ConfigError(
+            f"mode must be 'per_video', 'joint', or 'auto'/None (the plan chooses), got {mode!r}"
+        )
     opts = list(options or [])
     kind, sub, direction, why = _kind(question, opts, videos)
     refs = [video_refs(o, videos) for o in opts]

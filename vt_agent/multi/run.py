@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from vt_agent.errors import ConfigError, VTAgentError
 from vt_agent.multi.answer import ask_joint, ask_video, failure, synthesize
@@ -30,7 +30,7 @@ async def answer_videos(
     question: str,
     options: Sequence[str] | None = None,
     *,
-    mode: Mode | None = None,
+    mode: Mode | Literal["auto"] | None = None,
     chat_model: Any = None,
     concurrency: int = 2,
     preset: str | None = None,

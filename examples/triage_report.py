@@ -2,7 +2,7 @@
 
     python examples/triage_report.py [VIDEO] [--query ...] [--out report.html] [--backend ...]
 
-Same as ``vt-agent triage VIDEO --query ... --html report.html``. With the default ``fake``
+Same as ``vt-agent triage VIDEO QUERY --html report.html``. With the default ``fake``
 backend the traces are scripted (hand-written text, not a model's answer), and the output says so.
 The report goes to the system's temporary folder unless ``--out`` says otherwise.
 """

@@ -23,18 +23,63 @@ from vt_agent.errors import VTAgentError
 
 __all__ = ["BearerTokenMiddleware", "build_parser", "http_app", "main"]
 
+EPILOG = """examples:
+  vt-agent-mcp --allow ~/Videos                               # stdio, for Claude Desktop / Claude Code
+  vt-agent-mcp --allow ~/Videos --backend openai --base-url http://gpu-box:8000/v1 --model video-thinker
+  vt-agent-mcp --transport http --port 8765 --allow /data/videos
+  VT_AGENT_BACKEND=fake vt-agent-mcp --allow .                # scripted traces, no model
+"""
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+MCP_MODULES = ("mcp", "uvicorn", "anyio", "starlette", "pydantic_settings", "sse_starlette", "mcp_types")
+"""Top-level modules of the ``mcp`` extra: their absence means ``pip install 'vt-agent[mcp]'``."""
+
+
+def _version() -> str:
+    from vt_agent import __version__
+
+    return __version__
+
+
+def log_level(args: argparse.Namespace, environ: Any = None) -> str:
+    """``--log-level``, then ``VT_AGENT_LOG_LEVEL``, then INFO."""
+    env = os.environ if environ is None else environ
+    text = args.log_level or env.get("VT_AGENT_LOG_LEVEL", "").strip().upper() or "INFO"
+    if text not in LOG_LEVELS:
+        raise ConfigError(f"VT_AGENT_LOG_LEVEL={text!r}: use one of {', '.join(LOG_LEVELS)}")
+    return text
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="vt-agent-mcp",
         description=(
             "MCP server with one tool, video_reason: Video-Thinker answers questions about local videos, "
-            "citing time spans. Every flag can also be set as a VT_AGENT_* environment variable."
+            "citing time spans. Every flag can also be set as the VT_AGENT_* environment variable its help "
+            "names (table: docs/settings.md)."
         ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--transport", choices=("stdio", "http"), default=None, help="stdio (default) or http")
-    p.add_argument("--host", default=None, help="HTTP bind address (default 127.0.0.1; others need --token)")
-    p.add_argument("--port", type=int, default=None, help="HTTP port (default 8765; 0: any free port)")
+    p.add_argument("--version", action="version", version=_version())
+    p.add_argument(
+        "--transport",
+        choices=("stdio", "http"),
+        default=None,
+        help="stdio (default) or http (env VT_AGENT_MCP_TRANSPORT)",
+    )
+    p.add_argument(
+        "--host",
+        default=None,
+        help="HTTP bind address (default 127.0.0.1; others need --token) (env VT_AGENT_MCP_HOST)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="HTTP port (default 8765; 0: any free port) (env VT_AGENT_MCP_PORT)",
+    )
     p.add_argument(
         "--allow",
         action="append",
@@ -47,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-broad-root",
         action="store_true",
         default=None,
-        help="accept /, the home folder or a folder above it as a root (refused otherwise)",
+        help="accept /, the home folder or a folder above it as a root (refused otherwise) "
+        "(env VT_AGENT_ALLOW_BROAD_ROOT=1)",
     )
     p.add_argument(
         "--allow-url-host",
@@ -55,11 +101,25 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="HOST",
-        help="http(s) host videos may be downloaded from (repeatable; default: URLs refused)",
+        help="http(s) host videos may be downloaded from (repeatable; default: URLs refused) "
+        "(env VT_AGENT_ALLOW_URL_HOSTS, comma-separated)",
     )
-    p.add_argument("--backend", choices=BACKEND_CHOICES, default=None, help="model backend (default auto)")
-    p.add_argument("--model", default=None, help="checkpoint directory / hub id, or the served model name")
-    p.add_argument("--base-url", default=None, help="OpenAI-compatible API root, e.g. http://gpu-box:8000/v1")
+    p.add_argument(
+        "--backend",
+        choices=BACKEND_CHOICES,
+        default=None,
+        help="model backend (default auto) (env VT_AGENT_BACKEND)",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="checkpoint directory / hub id, or the served model name (env VT_AGENT_MODEL)",
+    )
+    p.add_argument(
+        "--base-url",
+        default=None,
+        help="OpenAI-compatible API root, e.g. http://gpu-box:8000/v1 (env VT_AGENT_BASE_URL)",
+    )
     p.add_argument("--api-key", default=None, help="bearer token for --base-url (env VT_AGENT_API_KEY)")
     p.add_argument(
         "--backend-option",
@@ -68,20 +128,45 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="extra keyword option for the backend (repeatable; VALUE parsed as JSON when it can be), "
-        "e.g. gpu_memory_utilization=0.8",
+        "e.g. gpu_memory_utilization=0.8 (env VT_AGENT_BACKEND_OPTIONS: space-separated KEY=VALUE pairs or "
+        "a JSON object)",
     )
-    p.add_argument("--preset", default=None, help="default sampling preset (video-thinker-16f)")
-    p.add_argument("--max-tokens", type=int, default=None, help="generation limit per call (1024)")
-    p.add_argument("--max-concurrency", type=int, default=None, help="calls generating at once (2)")
-    p.add_argument("--timeout", dest="timeout_s", type=float, default=None, help="per-call limit, s (600)")
+    p.add_argument(
+        "--preset", default=None, help="default sampling preset (video-thinker-16f) (env VT_AGENT_PRESET)"
+    )
+    p.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        help="generation limit per call (1024) (env VT_AGENT_MAX_TOKENS)",
+    )
+    p.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=None,
+        help="calls generating at once (2) (env VT_AGENT_MAX_CONCURRENCY)",
+    )
+    p.add_argument(
+        "--timeout",
+        dest="timeout_s",
+        type=float,
+        default=None,
+        help="per-call limit, s (600) (env VT_AGENT_TIMEOUT_S)",
+    )
     p.add_argument(
         "--wait",
         dest="wait_s",
         type=float,
         default=None,
-        help="seconds a call waits before returning a job_id (45; below the host's tool timeout)",
+        help="seconds a call waits before returning a job_id (45; below the host's tool timeout) "
+        "(env VT_AGENT_WAIT_S)",
     )
-    p.add_argument("--max-file-mb", type=float, default=None, help="largest video file accepted, MiB (4096)")
+    p.add_argument(
+        "--max-file-mb",
+        type=float,
+        default=None,
+        help="largest video file accepted, MiB (4096) (env VT_AGENT_MAX_FILE_MB)",
+    )
     p.add_argument(
         "--token",
         default=None,
@@ -94,9 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="HOST",
-        help="extra Host header name the HTTP server accepts, e.g. a DNS name of this machine (repeatable)",
+        help="extra Host header name the HTTP server accepts, e.g. a DNS name of this machine (repeatable) "
+        "(env VT_AGENT_MCP_ALLOWED_HOSTS, comma-separated)",
     )
-    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    p.add_argument(
+        "--log-level",
+        default=None,
+        choices=LOG_LEVELS,
+        help="log detail on stderr (default INFO) (env VT_AGENT_LOG_LEVEL)",
+    )
     return p
 
 
@@ -127,13 +218,32 @@ def settings_from_args(args: argparse.Namespace, environ: Any = None) -> ServerS
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        level = log_level(args)
+    except VTAgentError as exc:
+        print(f"vt-agent-mcp: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(
-        level=getattr(logging, args.log_level),
+        level=getattr(logging, level),
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     log = logging.getLogger("mcp_server")
     stopped = threading.Event()
+    try:
+        return _serve(args, log)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in MCP_MODULES:
+            raise
+        print(
+            f"vt-agent-mcp: the MCP server needs the Python package {exc.name!r}, which is not installed. "
+            "Install it with: pip install 'vt-agent[mcp]'",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def _serve(args: argparse.Namespace, log: logging.Logger) -> int:
     try:
         settings = settings_from_args(args)
         server_roots(settings)

@@ -3,7 +3,6 @@
 Only this module (and :mod:`mcp_server.cli`) reads the environment. Precedence: explicit values
 (flags), then the environment, then the defaults below.
 
-===========================  ===================================  ==============================
 environment variable         flag                                 meaning
 ===========================  ===================================  ==============================
 VT_AGENT_ALLOWED_ROOTS       --allow DIR (repeatable)             directories videos may come from
@@ -26,6 +25,9 @@ VT_AGENT_WAIT_S              --wait                               default wait b
 VT_AGENT_MAX_FILE_MB         --max-file-mb                        largest video file accepted
 VT_AGENT_ALLOW_URL_HOSTS     --allow-url-host HOST (repeatable)   http(s) hosts videos may come from
 ===========================  ===================================  ==============================
+=======
+Every flag of ``vt-agent-mcp`` is also a ``VT_AGENT_*`` variable: the table is docs/settings.md,
+generated from the flags' help by ``scripts/settings_table.py`` (a test keeps it current).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ _ENV: dict[str, str] = {
     "VT_AGENT_WAIT_S": "wait_s",
     "VT_AGENT_MAX_FILE_MB": "max_file_mb",
     "VT_AGENT_PRESET": "preset",
+    "VT_AGENT_MAX_TOKENS": "max_tokens",
 }
 
 

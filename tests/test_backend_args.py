@@ -45,7 +45,7 @@ def test_every_model_command_takes_the_same_flags(command: str) -> None:
     from vt_agent.cli import build_parser
 
     parser = build_parser()
-    argv = {"reason": ["v.mp4", "q"], "triage": ["v.mp4", "--query", "q"],
+    argv = {"reason": ["v.mp4", "q"], "triage": ["v.mp4", "q"],
             "eval": ["run", "jsonl", "--data", "d", "--videos", "v", "--out", "o"]}[command]  # fmt: skip
     args = parser.parse_args([command, *argv, "--backend", "fake", "--base-url", "http://h/v1",
                               "--backend-option", "k=1", "--force-cpu-7b"])  # fmt: skip

@@ -111,7 +111,7 @@ def test_window_and_extra_videos(bbb: Path, city: Path, capsys: pytest.CaptureFi
     [
         (["missing.mp4", "q", "--backend", "fake"], "missing.mp4: no such file"),
         (["{bbb}", "q", "--backend", "fake", "--start", "3", "--end", "2"], "--end"),
-        (["{bbb}", "q", "--backend", "fake", "--max-tokens", "0"], "max_tokens"),
+        (["{bbb}", "q", "--backend", "fake", "--max-tokens", "0"], "argument --max-tokens: must be at least 1"),
         (["{bbb}", "q", "--backend", "fake", "--preset", "nope"], "nope"),
         (
             ["{bbb}", "q", "--backend", "transformers", "--model", "/no/such/model", "--device", "cpu"],

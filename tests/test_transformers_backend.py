@@ -208,7 +208,7 @@ def test_missing_local_path(tmp_path: Path) -> None:
     with pytest.raises(BackendUnavailableError) as info:
         TransformersBackend(missing).load_sync()
     msg = str(info.value)
-    assert str(missing) in msg and "huggingface-cli download" in msg and "--backend fake" in msg
+    assert str(missing) in msg and "hf download" in msg and "--backend fake" in msg
     assert info.value.extra == "hf"
 
 
@@ -228,7 +228,7 @@ def test_uncached_hub_id_offline() -> None:
     with pytest.raises(BackendUnavailableError) as info:
         TransformersBackend(model, local_files_only=True).load_sync()
     msg = str(info.value)
-    assert model in msg and "offline" in msg and f"huggingface-cli download {model}" in msg
+    assert model in msg and "offline" in msg and f"hf download {model}" in msg
 
 
 def test_missing_gpu_is_named_before_any_download() -> None:

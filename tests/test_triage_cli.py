@@ -26,7 +26,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_json_and_html(vtest: Path, tmp_path: Path) -> None:
     html = tmp_path / "report.html"
     proc = cli(
-        str(vtest), "--query", "a person walks along the path", "--window", "20", "--overlap", "5",
+        str(vtest), "a person walks along the path", "--window", "20", "--overlap", "5",
         "--concurrency", "2", "--backend", "fake", "--json", "--html", str(html),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -50,7 +50,7 @@ def test_json_and_html(vtest: Path, tmp_path: Path) -> None:
 def test_human_summary(vtest: Path) -> None:
     proc = cli(
         str(vtest),
-        "-q",
+        "-q",  # --quiet now; the query is positional, options may come between
         "a person walks",
         "--window",
         "40",
@@ -67,11 +67,11 @@ def test_human_summary(vtest: Path) -> None:
 
 
 def test_bad_arguments(vtest: Path, tmp_path: Path) -> None:
-    proc = cli(str(vtest), "--query", "x", "--window", "10", "--overlap", "10", "--backend", "fake")
+    proc = cli(str(vtest), "x", "--window", "10", "--overlap", "10", "--backend", "fake")
     assert proc.returncode == 2 and "overlap" in proc.stderr and "Traceback" not in proc.stderr
-    proc = cli(str(tmp_path / "missing.avi"), "--query", "x", "--backend", "fake")
+    proc = cli(str(tmp_path / "missing.avi"), "x", "--backend", "fake")
     assert proc.returncode == 2 and "missing.avi" in proc.stderr
-    proc = cli(str(vtest), "--query", "x", "--backend", "fake", "--concurrency", "0")
+    proc = cli(str(vtest), "x", "--backend", "fake", "--concurrency", "0")
     assert proc.returncode == 2 and "concurrency" in proc.stderr
 
 
@@ -80,7 +80,7 @@ def test_bad_html_path_and_preset_fail_before_any_window(
 ) -> None:
     from vt_agent.cli import main
 
-    base = [str(vtest), "--query", "x", "--backend", "fake", "--no-progress"]
+    base = [str(vtest), "x", "--backend", "fake", "--no-progress"]
     assert main(["triage", *base, "--html", str(tmp_path / "absent" / "r.html")]) == 2
     assert "--html: folder" in capsys.readouterr().err
     assert main(["triage", *base, "--html", str(tmp_path)]) == 2

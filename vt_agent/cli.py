@@ -15,11 +15,23 @@ from collections.abc import Callable, Sequence
 from vt_agent.errors import VTAgentError
 
 COMMANDS = ("inspect", "reason", "triage", "eval", "serve", "train")
+EPILOG = """settings: every backend flag is also a VT_AGENT_* variable (see docs/settings.md).
+
+examples:
+  vt-agent inspect clip.mp4
+  vt-agent reason clip.mp4 "What happens first?" -o "A man enters" -o "A dog barks"
+  vt-agent triage recording.mp4 "someone crosses the lawn" --html report.html
+  vt-agent reason clip.mp4 "What happens?" --backend fake     # scripted traces, no model
+  vt-agent COMMAND --help                                     # each command's flags and examples
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="vt-agent", description="Grounded video reasoning with Video-Thinker."
+        prog="vt-agent",
+        description="Grounded video reasoning with Video-Thinker.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -52,6 +64,11 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["triage"]:
+        from vt_agent.commands.triage import rewrite_deprecated
+
+        argv = rewrite_deprecated(argv)
     args, extra = parser.parse_known_args(argv)
     if extra:  # reported by the (sub)command's own parser, with its usage
         hint = " (vLLM's own flags go after --: vt-agent serve --model M -- --tensor-parallel-size 2)"

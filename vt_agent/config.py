@@ -1,8 +1,9 @@
 """Choosing the backend and model: typed settings and the ``auto`` resolution.
 
 Precedence: explicit arguments, then (in the CLI and server settings only, via
-:func:`settings_from_env`) ``VT_AGENT_BACKEND``, ``VT_AGENT_MODEL``, ``VT_AGENT_BASE_URL`` and
-``VT_AGENT_API_KEY``, then ``auto``. The library itself never reads the environment.
+:func:`settings_from_env`) the ``VT_AGENT_*`` variables of :data:`BACKEND_ENV` and
+:data:`REASONER_ENV` (table: docs/settings.md), then ``auto``. The library itself never reads the
+environment.
 
 ``backend="auto"`` resolves as follows (:func:`resolve_backend`):
 
@@ -25,6 +26,7 @@ with :class:`ConfigError` (Video-Thinker-7B needs ~16 GB in bf16 and minutes per
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,27 +40,56 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"  # an OpenAI-compatible server (`v
 
 __all__ = [
     "BACKEND_CHOICES",
+    "BACKEND_ENV",
     "DEFAULT_MODEL",
     "ENV_VARS",
+    "REASONER_ENV",
+    "USED_FIELDS",
     "BackendConfig",
+    "EnvSetting",
     "ReasonerConfig",
     "ResolvedBackend",
+    "env_value",
+    "ignored_settings",
     "make_config",
     "merge_settings",
     "parse_backend_options",
     "redact_url",
+    "reasoner_settings_from_env",
     "resolve_backend",
     "settings_from_env",
 ]
 
 DEFAULT_MODEL = "ShijianW01/Video-Thinker-7B"
 BACKEND_CHOICES = ("auto", "transformers", "vllm", "openai", "fake")
-ENV_VARS = {
-    "VT_AGENT_BACKEND": "backend",
-    "VT_AGENT_MODEL": "model",
-    "VT_AGENT_BASE_URL": "base_url",
-    "VT_AGENT_API_KEY": "api_key",
-}
+
+
+@dataclass(frozen=True)
+class EnvSetting:
+    """A setting the CLI (``vt-agent``, ``vt-agent-mcp``) also reads from a ``VT_AGENT_*`` variable."""
+
+    var: str
+    field: str
+    kind: Literal["text", "bool", "int", "options"] = "text"
+
+
+BACKEND_ENV = (
+    EnvSetting("VT_AGENT_BACKEND", "backend"),
+    EnvSetting("VT_AGENT_MODEL", "model"),
+    EnvSetting("VT_AGENT_BASE_URL", "base_url"),
+    EnvSetting("VT_AGENT_API_KEY", "api_key"),
+    EnvSetting("VT_AGENT_DEVICE", "device"),
+    EnvSetting("VT_AGENT_DTYPE", "dtype"),
+    EnvSetting("VT_AGENT_FORCE_CPU_7B", "force_cpu_7b", "bool"),
+    EnvSetting("VT_AGENT_BACKEND_OPTIONS", "options", "options"),
+)
+"""The backend settings (:class:`BackendConfig` fields) and their variables."""
+REASONER_ENV = (
+    EnvSetting("VT_AGENT_PRESET", "preset"),
+    EnvSetting("VT_AGENT_MAX_TOKENS", "max_tokens", "int"),
+)
+"""The reasoner settings (:class:`ReasonerConfig` fields) and their variables."""
+ENV_VARS = {s.var: s.field for s in BACKEND_ENV}
 
 BackendName = Literal["auto", "transformers", "vllm", "openai", "fake"]
 
@@ -134,16 +165,49 @@ def make_config(cls: type[_M], **values: Any) -> _M:
         raise ConfigError(f"bad {cls.__name__} setting: {problems}") from None
 
 
-def settings_from_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """The ``VT_AGENT_*`` settings present (and non-empty) in ``environ``, by field name.
+def env_value(setting: EnvSetting, text: str) -> Any:
+    """The value of ``setting`` written as ``text`` in its variable; ConfigError naming the variable."""
+    if setting.kind == "bool":
+        word = text.strip().lower()
+        if word in {"1", "true", "yes", "on"}:
+            return True
+        if word in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{setting.var}={text!r}: write 1 or 0 (true/false, yes/no, on/off)")
+    if setting.kind == "int":
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{setting.var}={text!r}: write a whole number") from None
+    if setting.kind == "options":
+        if text.lstrip().startswith("{"):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{setting.var}: not a JSON object ({exc})") from None
+            if not isinstance(value, dict):
+                raise ConfigError(f"{setting.var}: write a JSON object or KEY=VALUE pairs")
+            return value
+        return parse_backend_options(shlex.split(text), name=setting.var)
+    return text.strip()
 
-    For the CLI and server settings only. An unknown ``VT_AGENT_BACKEND`` raises ConfigError.
+
+def _from_env(settings: Sequence[EnvSetting], environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for setting in settings:
+        text = environ.get(setting.var, "")
+        if text.strip():
+            out[setting.field] = env_value(setting, text)
+    return out
+
+
+def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The backend settings set (non-empty) in ``environ``'s ``VT_AGENT_*`` variables, by field name.
+
+    For the CLI and server settings only (:data:`BACKEND_ENV`). A bad value raises ConfigError
+    naming the variable.
     """
-    out: dict[str, str] = {}
-    for var, key in ENV_VARS.items():
-        value = environ.get(var, "").strip()
-        if value:
-            out[key] = value
+    out = _from_env(BACKEND_ENV, environ)
     if "backend" in out and out["backend"] not in BACKEND_CHOICES:
         raise ConfigError(
             f"VT_AGENT_BACKEND={out['backend']!r} is not a backend: use one of {', '.join(BACKEND_CHOICES)}"
@@ -151,17 +215,22 @@ def settings_from_env(environ: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def parse_backend_options(pairs: Sequence[str]) -> dict[str, Any]:
+def reasoner_settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``preset`` and ``max_tokens`` from ``VT_AGENT_PRESET`` / ``VT_AGENT_MAX_TOKENS`` (:data:`REASONER_ENV`)."""
+    return _from_env(REASONER_ENV, environ)
+
+
+def parse_backend_options(pairs: Sequence[str], *, name: str = "--backend-option") -> dict[str, Any]:
     """``KEY=VALUE`` strings as backend keyword options (VALUE read as JSON when it parses, else text).
 
     The one parser of ``--backend-option`` for ``vt-agent`` and ``vt-agent-mcp``: a pair without
-    ``=`` or whose KEY is not an identifier raises :class:`ConfigError`.
+    ``=`` or whose KEY is not an identifier raises :class:`ConfigError` naming ``name``.
     """
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip().isidentifier():
-            raise ConfigError(f"--backend-option {pair!r}: write KEY=VALUE, e.g. max_model_len=32768")
+            raise ConfigError(f"{name} {pair!r}: write KEY=VALUE, e.g. max_model_len=32768")
         try:
             out[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
@@ -174,6 +243,27 @@ def merge_settings(explicit: Mapping[str, Any], environ: Mapping[str, str]) -> B
     values: dict[str, Any] = dict(settings_from_env(environ))
     values.update({k: v for k, v in explicit.items() if v is not None})
     return make_config(BackendConfig, **values)
+
+
+USED_FIELDS: dict[str, frozenset[str]] = {
+    "fake": frozenset({"options"}),
+    "openai": frozenset({"model", "base_url", "api_key", "options"}),
+    "vllm": frozenset({"model", "dtype", "max_context", "options"}),
+    "transformers": frozenset(
+        {"model", "device", "dtype", "attn_implementation", "max_context", "force_cpu_7b", "options"}
+    ),
+}
+"""The BackendConfig fields each backend uses (``backend`` itself aside)."""
+
+
+def ignored_settings(config: BackendConfig, backend: str) -> list[str]:
+    """The fields set in ``config`` (away from their defaults) that ``backend`` does not use."""
+    used = USED_FIELDS.get(backend, frozenset())
+    return [
+        name
+        for name in config.model_fields_set
+        if name != "backend" and name not in used and getattr(config, name) not in (None, False, {})
+    ]
 
 
 @dataclass(frozen=True)

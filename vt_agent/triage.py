@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -227,7 +227,7 @@ async def scan_windows(
     concurrency: int = DEFAULT_CONCURRENCY,
     preset: str | None = None,
     indices: Iterable[int] | None = None,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any], None]:
     """Scan the plan's windows (or only ``indices``), ``concurrency`` at once; yield each outcome as it ends.
 
     Outcomes come in the order the windows finish (each carries its ``index``). Windows are

@@ -206,7 +206,7 @@ class TransformersBackend:
         if _looks_like_path(self.model):
             raise BackendUnavailableError(
                 f"the local model directory {self.model} does not exist. Download the weights with "
-                f"`huggingface-cli download {DEFAULT_MODEL} --local-dir {self.model}`, pass an existing "
+                f"`hf download {DEFAULT_MODEL} --local-dir {self.model}`, pass an existing "
                 "checkpoint directory or a hub id, or use --backend fake to try the pipeline without a model.",
                 extra="hf",
             )
@@ -226,7 +226,7 @@ class TransformersBackend:
         offline = " (offline: only the local cache is searched)" if self.local_files_only else ""
         return BackendUnavailableError(
             f"could not load the {what} of model {self.model!r}{offline}: {reason}. Download it first with "
-            f"`huggingface-cli download {self.model}`, pass a local checkpoint directory with --model, "
+            f"`hf download {self.model}`, pass a local checkpoint directory with --model, "
             "or use --backend fake to try the pipeline without a model.",
             extra="hf",
         )

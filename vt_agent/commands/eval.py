@@ -30,11 +30,20 @@ REPORT_EPILOG = """examples:
 """
 
 
+EVAL_EPILOG = """examples:
+  vt-agent eval run video-holmes --data test_Video-Holmes.json --videos videos --out holmes.jsonl
+  vt-agent eval report holmes.jsonl --benchmark video-holmes --md holmes.md
+  vt-agent eval score vrbench --predictions mcq_results.jsonl --answers VRBench_eval.jsonl
+"""
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "eval",
         help="run benchmarks, score prediction files, write evaluation reports",
         description="Evaluate a backend on the paper's benchmarks with their official scorers.",
+        epilog=EVAL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="eval_command", metavar="SUBCOMMAND")
     from vt_agent.commands.eval_run import add_merge_parser, add_run_parser

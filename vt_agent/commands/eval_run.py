@@ -14,7 +14,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vt_agent.commands.backend_args import add_backend_arguments, backend_from_args
+from vt_agent.commands.backend_args import (
+    add_backend_arguments,
+    add_reasoner_arguments,
+    backend_from_args,
+    reasoner_settings,
+)
 from vt_agent.commands.paths import check_input_file, check_output_file
 from vt_agent.errors import ConfigError
 
@@ -69,11 +74,6 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="the paper's prompt and answer ladder (multiple choice only), or the benchmark's own "
         "(default: %(default)s)",
     )
-    parser.add_argument(
-        "--preset",
-        default="video-thinker-16f",
-        help="frame sampling preset: video-thinker-16f, -32f or -64f (default: %(default)s)",
-    )
     parser.add_argument("--shard", default=None, metavar="i/N", help="run only shard i of N (0-based)")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N questions")
     parser.add_argument(
@@ -96,10 +96,8 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--level", choices=("segment", "video"), default=None, help="youcook2: one item per step or per video"
     )
+    add_reasoner_arguments(parser, preset_help="frame sampling preset: video-thinker-16f, -32f or -64f")
     add_backend_arguments(parser)
-    parser.add_argument(
-        "--max-tokens", type=int, default=1024, help="generation limit (default: %(default)s)"
-    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_command)
     return parser
@@ -111,6 +109,8 @@ def add_merge_parser(subparsers: Any) -> argparse.ArgumentParser:
         "merge",
         help="merge shard outputs of `eval run` into one results file",
         description="Merge results files (shards, resumed runs) into one, one row per question key.",
+        epilog="examples:\n  vt-agent eval merge vr-0.jsonl vr-1.jsonl vr-2.jsonl vr-3.jsonl --out vr.jsonl\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("inputs", nargs="+", type=Path, metavar="FILE", help="results JSONL files")
     parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="merged results JSONL")
@@ -135,13 +135,12 @@ def _loader_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from vt_agent.config import ReasonerConfig, make_config
     from vt_agent.evaluation.loaders import load_benchmark
     from vt_agent.evaluation.runner import arun_benchmark, check_protocol, parse_shard
     from vt_agent.reasoner import VideoReasoner
 
     shard = parse_shard(args.shard) if args.shard else None
-    settings = make_config(ReasonerConfig, preset=args.preset, max_tokens=args.max_tokens)
+    preset, max_tokens = reasoner_settings(args)
     if Path(args.data).is_dir():
         check_input_file(Path(args.data), "--data", f"the {args.benchmark} question file (.json or .jsonl)")
     check_output_file(Path(args.out), "--out", parents=True)
@@ -161,7 +160,7 @@ def run_command(args: argparse.Namespace) -> int:
     backend, notices = backend_from_args(args)
     for notice in notices:
         print(notice, file=sys.stderr)
-    reasoner = VideoReasoner(backend, preset=settings.preset, max_tokens=settings.max_tokens)
+    reasoner = VideoReasoner(backend, preset=preset, max_tokens=max_tokens)
 
     async def main() -> Any:
         try:

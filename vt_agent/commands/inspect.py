@@ -11,6 +11,13 @@ from typing import Any
 
 from vt_agent.errors import ConfigError
 
+EPILOG = """examples:
+  vt-agent inspect clip.mp4                                  # timeline and the 16 sampled frames
+  vt-agent inspect clip.mp4 --preset video-thinker-32f --start 10 --end 40 --json
+  vt-agent inspect clip.mp4 --contact-sheet sheet.jpg
+  vt-agent inspect --list-presets                            # no video needed
+"""
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -20,8 +27,16 @@ def register(subparsers: Any) -> None:
             "Probe VIDEO (container, codec, header claims, frames that really decode) and sample it with a "
             "preset exactly as Video-Thinker was trained. Times are seconds from the first decoded frame."
         ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("video", metavar="VIDEO", help="path of a video file")
+    parser.add_argument(
+        "video",
+        metavar="VIDEO",
+        nargs="?",
+        default=None,
+        help="path of a video file (not with --list-presets)",
+    )
     parser.add_argument(
         "--preset",
         default="video-thinker-16f",
@@ -113,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
         for name, p in PRESETS.items():
             print(f"{name:20s} {p.description}")
         return 0
+    if args.video is None:
+        raise ConfigError("give the VIDEO to inspect (or --list-presets to list the sampling presets)")
     sheet_path: Path | None = args.contact_sheet
     if sheet_path is not None and sheet_path.suffix.lower() not in {".jpg", ".jpeg"}:
         raise ConfigError(f"--contact-sheet must name a .jpg file, got {sheet_path}")

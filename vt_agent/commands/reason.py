@@ -2,9 +2,8 @@
 
 More videos: ``--video PATH`` (repeatable; they follow VIDEO as "Video 2", "Video 3", ...).
 The trace streams live on stderr (progress, each segment with its time span); then a summary on
-stdout, or with ``--json`` only the Result JSON on stdout. Settings: explicit flags, then
-``VT_AGENT_BACKEND`` / ``VT_AGENT_MODEL`` / ``VT_AGENT_BASE_URL`` / ``VT_AGENT_API_KEY``, then
-``auto`` (see :mod:`vt_agent.config`).
+stdout, or with ``--json`` only the Result JSON on stdout. Settings: explicit flags, then the
+``VT_AGENT_*`` variables (docs/settings.md), then ``auto`` (see :mod:`vt_agent.config`).
 """
 
 from __future__ import annotations
@@ -17,7 +16,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vt_agent.commands.backend_args import add_backend_arguments, backend_from_args
+from vt_agent.commands.backend_args import (
+    add_backend_arguments,
+    add_reasoner_arguments,
+    backend_from_args,
+    reasoner_settings,
+)
 from vt_agent.commands.paths import check_output_dir
 from vt_agent.errors import ConfigError
 from vt_agent.result import Result
@@ -37,8 +41,7 @@ def register(subparsers: Any) -> None:
         description=(
             "Answer QUESTION about VIDEO with Video-Thinker. The reasoning streams on stderr as it is written "
             "(each cited span with its time); the summary (or, with --json, the Result JSON) goes to stdout. "
-            "Backend and model: flags, then VT_AGENT_BACKEND, VT_AGENT_MODEL, VT_AGENT_BASE_URL, "
-            "VT_AGENT_API_KEY, then auto (a server if configured, else a GPU with the real weights, else the "
+            "Backend and model: flags, then the VT_AGENT_* variable each flag names, then auto (a server if configured, else a GPU with the real weights, else the "
             "tiny random model, whose output is noise)."
         ),
         epilog=EPILOG,
@@ -63,13 +66,8 @@ def register(subparsers: Any) -> None:
         metavar="TEXT",
         help='an answer option (repeatable), "A. text" or plain text (letters are added)',
     )
+    add_reasoner_arguments(parser)
     add_backend_arguments(parser)
-    parser.add_argument(
-        "--preset", default="video-thinker-16f", help="frame sampling preset (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--max-tokens", type=int, default=1024, help="generation limit (default: %(default)s)"
-    )
     parser.add_argument(
         "--thumbnails",
         type=int,
@@ -117,30 +115,34 @@ def save_thumbnails(result: Result, out_dir: Path) -> list[Path]:
     return paths
 
 
+def _check_options(options: list[str]) -> None:
+    if len(options) == 1:
+        raise ConfigError(
+            f"-o/--option given once ({options[0]!r}): a multiple-choice question needs at least two options "
+            '(-o "A man enters" -o "A dog barks"); leave -o out for an open question'
+        )
+
+
 def run(args: argparse.Namespace) -> int:
-    from vt_agent.config import ReasonerConfig, make_config
     from vt_agent.console import LiveView, summary
     from vt_agent.reasoner import VideoReasoner
     from vt_agent.video import check_path
 
+    _check_options(args.options)
     videos = [str(check_path(v)) for v in [args.video, *args.more_videos]]
     thumbnails = args.thumbnails
     if args.save_thumbnails is not None:
         check_output_dir(args.save_thumbnails, "--save-thumbnails")
         if thumbnails is None:
             thumbnails = 4
-    settings = make_config(
-        ReasonerConfig, preset=args.preset, max_tokens=args.max_tokens, thumbnails=thumbnails or 0
-    )
+    preset, max_tokens = reasoner_settings(args)
     window = _window(args, videos[0])
     color = sys.stderr.isatty() and "NO_COLOR" not in os.environ
     view = LiveView(sys.stderr, color=color, multi=len(videos) > 1)
     backend, notices = backend_from_args(args)
     for notice in notices:
         view.notice(notice)
-    reasoner = VideoReasoner(
-        backend, preset=settings.preset, max_tokens=settings.max_tokens, thumbnails=settings.thumbnails
-    )
+    reasoner = VideoReasoner(backend, preset=preset, max_tokens=max_tokens, thumbnails=thumbnails or 0)
 
     async def main() -> Result:
         from vt_agent.runs import drain
@@ -153,8 +155,18 @@ def run(args: argparse.Namespace) -> int:
 
     result = asyncio.run(main())
     if args.save_thumbnails is not None:
-        for p in save_thumbnails(result, args.save_thumbnails):
-            print(f"wrote {p}", file=sys.stderr)
+        written = save_thumbnails(result, args.save_thumbnails)
+        if written:
+            names = ", ".join(p.name for p in written)
+            print(
+                f"--save-thumbnails: wrote {len(written)} JPEG(s) to {args.save_thumbnails}: {names}",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                f"--save-thumbnails: nothing written to {args.save_thumbnails}: the answer cited no time span",
+                file=sys.stderr,
+            )
     if args.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
     else:

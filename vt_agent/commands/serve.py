@@ -28,6 +28,13 @@ DEFAULT_MAX_MODEL_LEN = 64000  # the authors' setting (docs/protocol.md, Decodin
 API_SERVER = "vllm.entrypoints.openai.api_server"
 
 
+EPILOG = """examples:
+  vt-agent serve                                             # Video-Thinker-7B on 127.0.0.1:8000
+  vt-agent serve --model /models/Video-Thinker-7B --port 8001 -- --tensor-parallel-size 2
+  vt-agent serve --python .venv-vllm/bin/python --dry-run    # print the command and client settings
+"""
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "serve",
@@ -38,6 +45,8 @@ def register(subparsers: Any) -> None:
             "the client settings. Arguments after -- go to vLLM unchanged, e.g. "
             "`vt-agent serve -- --tensor-parallel-size 2`."
         ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--model", default=DEFAULT_MODEL, help="hub id or local checkpoint (default: %(default)s)"

@@ -15,6 +15,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+EPILOG = """examples:
+  vt-agent train sft --config examples/configs/tiny-sft.yaml
+  vt-agent train grpo --config examples/configs/tiny-grpo.yaml --output-dir runs/grpo
+  vt-agent train build --source youcook2 --data annotations.json --videos videos/ \\
+      --llm-base-url http://127.0.0.1:8001/v1 --llm-model Qwen/Qwen2.5-72B-Instruct --out records.jsonl
+"""
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -24,6 +31,8 @@ def register(subparsers: Any) -> None:
             "Train Qwen2.5-VL on video the Video-Thinker way: `build`/`curate` make training records, `sft` and "
             "`grpo` train from a YAML config (see examples/configs/). Scale out with `accelerate launch`."
         ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="train_command", metavar="STEP")
     for kind, help_text in (
@@ -33,14 +42,18 @@ def register(subparsers: Any) -> None:
         p = sub.add_parser(
             kind,
             help=help_text,
-            description=f"{help_text}. Example: vt-agent train {kind} --config examples/configs/tiny-{kind}.yaml",
+            description=f"{help_text}.",
+            epilog=(
+                f"examples:\n  vt-agent train {kind} --config examples/configs/tiny-{kind}.yaml\n"
+                f"  vt-agent train {kind} --config examples/configs/tiny-{kind}.yaml --output-dir runs/{kind} --json\n"
+            ),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         p.add_argument(
             "--config", "-c", required=True, type=Path, metavar="FILE", help="YAML training config"
         )
         p.add_argument(
             "--output-dir",
-            "-o",
             type=Path,
             default=None,
             metavar="DIR",

@@ -19,7 +19,7 @@ from vt_agent.errors import ConfigError
 __all__ = ["add_data_parsers", "run_build", "run_curate"]
 
 BUILD_EXAMPLE = """\
-example:
+examples:
   vllm serve Qwen/Qwen2.5-72B-Instruct --port 8001     # or any OpenAI-compatible endpoint
   vt-agent train build --source youcook2 --data youcookii_annotations_trainval.json \\
       --videos videos/ --llm-base-url http://127.0.0.1:8001/v1 --llm-model Qwen/Qwen2.5-72B-Instruct \\
@@ -27,7 +27,7 @@ example:
 """
 
 CURATE_EXAMPLE = """\
-example:
+examples:
   vllm serve Qwen/Qwen2.5-VL-7B-Instruct --port 8002   # the judge (answers from captions only)
   vt-agent train curate youcook2.jsonl --llm-base-url http://127.0.0.1:8001/v1 \\
       --judge-base-url http://127.0.0.1:8002/v1 --out kept.jsonl --log decisions.jsonl
@@ -79,7 +79,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="LLM replies tried per sample until one is valid (default 3)",
     )
     parser.add_argument("--seed", type=int, default=None, help="request seed (servers that support it)")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
 
 
 def add_data_parsers(subparsers: Any) -> None:

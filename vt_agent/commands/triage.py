@@ -1,4 +1,4 @@
-"""``vt-agent triage VIDEO --query ...``: where in a long video does something happen?
+"""``vt-agent triage VIDEO QUERY``: where in a long video does something happen?
 
 Runs :mod:`vt_agent.triage`: windows of ``--window`` seconds overlapping by ``--overlap``,
 one model call per window (``--concurrency`` at once), findings merged and ranked, in global
@@ -12,10 +12,16 @@ import argparse
 import asyncio
 import json
 import sys
+from contextlib import aclosing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vt_agent.commands.backend_args import add_backend_arguments, backend_from_args
+from vt_agent.commands.backend_args import (
+    add_backend_arguments,
+    add_reasoner_arguments,
+    backend_from_args,
+    reasoner_settings,
+)
 from vt_agent.commands.paths import check_output_file
 from vt_agent.errors import ConfigError
 from vt_agent.result import mmss
@@ -25,18 +31,31 @@ if TYPE_CHECKING:
     from vt_agent.triage import StreamingReasoner
 
 
+EPILOG = """examples:
+  vt-agent triage recording.mp4 "someone crosses the lawn" --html report.html
+  vt-agent triage recording.mp4 "a car stops" --window 60 --overlap 5 --backend openai --base-url http://127.0.0.1:8000/v1
+  vt-agent triage recording.mp4 "a car stops" --html report.html --resume   # progress in report.triage.sqlite
+  vt-agent triage recording.mp4 "a dog runs" --backend fake --json -q       # scripted traces, no model
+"""
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "triage",
         help="find when something happens in a long video (windowed, ranked findings, HTML report)",
         description=(
             "Cut VIDEO into overlapping windows, ask the model in each window whether QUERY happens there and "
-            "when, and merge the cited spans into ranked findings (global seconds)."
+            "when, and merge the cited spans into ranked findings (global seconds). With --resume, each "
+            "finished window is kept in a SQLite file, so an interrupted run continues where it stopped."
         ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("video", metavar="VIDEO", help="path of a video file")
     parser.add_argument(
-        "--query", "-q", required=True, help='what to look for, e.g. "someone crosses the lawn"'
+        "query",
+        metavar="QUERY",
+        help='what to look for, e.g. "someone crosses the lawn" (--query QUERY: deprecated spelling)',
     )
     parser.add_argument(
         "--window",
@@ -59,12 +78,23 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help=f"windows asked at once (default {DEFAULT_CONCURRENCY})",
     )
-    parser.add_argument("--preset", default=None, help="sampling preset per window (default: the reasoner's)")
+    add_reasoner_arguments(parser, preset_help="sampling preset per window")
     add_backend_arguments(parser)
     parser.add_argument("--html", type=Path, default=None, metavar="OUT.html", help="write an HTML report")
     parser.add_argument("--no-thumbnails", action="store_true", help="HTML report without thumbnails")
     parser.add_argument("--json", action="store_true", help="print only the JSON report on stdout")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="FILE",
+        help="keep each finished window in a SQLite FILE and skip the windows it holds (default FILE: "
+        "next to --html as OUT.triage.sqlite, else VIDEO-NAME.triage.sqlite in the working folder)",
+    )
+    parser.add_argument(
+        "--quiet", "-q", "--no-progress", dest="quiet", action="store_true", help="no progress bar on stderr"
+    )
     parser.set_defaults(func=run)
 
 
@@ -78,8 +108,14 @@ async def run_triage(
     concurrency: int,
     preset: str | None,
     progress: bool,
+    resume: Path | None = None,
+    run_key_extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Plan, scan and report (:mod:`vt_agent.triage`), with a tqdm bar over the windows on stderr."""
+    """Plan, scan and report (:mod:`vt_agent.triage`), with a tqdm bar over the windows on stderr.
+
+    ``resume``: keep the outcomes in that SQLite file and skip the windows it holds
+    (:mod:`vt_agent.triage_resume`); ``run_key_extra`` completes its run key (preset, backend, model).
+    """
     from vt_agent.triage import build_report, plan_triage, scan_windows
 
     plan = await plan_triage(video, query, window_s=window_s, overlap_s=overlap_s)
@@ -90,16 +126,37 @@ async def run_triage(
         bar = tqdm(total=len(plan.windows), unit="window", desc="triage", file=sys.stderr, leave=True)
     outcomes: list[dict[str, Any]] = []
     yes = 0
+    store: Any = None
     try:
-        async for outcome in scan_windows(reasoner, plan, concurrency=concurrency, preset=preset):
-            outcomes.append(outcome)
-            if bar is not None:
-                yes += outcome.get("answer") == "A"
-                bar.set_postfix(yes=yes)
-                bar.update(1)
+        if resume is not None:
+            from vt_agent.triage_resume import TriageStore, resume_scan, run_key
+
+            store = await TriageStore.open(resume, run_key(plan, **(run_key_extra or {})))
+
+            def stored(n: int) -> None:
+                if n:
+                    print(
+                        f"resuming from {resume}: {n} of {len(plan.windows)} window(s) already done",
+                        file=sys.stderr,
+                    )
+
+            scan = resume_scan(
+                reasoner, plan, store, concurrency=concurrency, preset=preset, on_stored=stored
+            )
+        else:
+            scan = scan_windows(reasoner, plan, concurrency=concurrency, preset=preset)
+        async with aclosing(scan):
+            async for outcome in scan:
+                outcomes.append(outcome)
+                if bar is not None:
+                    yes += outcome.get("answer") == "A"
+                    bar.set_postfix(yes=yes)
+                    bar.update(1)
     finally:
         if bar is not None:
             bar.close()
+        if store is not None:
+            await store.aclose()
     return build_report(plan, outcomes)
 
 
@@ -135,45 +192,94 @@ def _summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def default_resume_path(video: str, html: Path | None) -> Path:
+    """Where ``--resume`` without FILE keeps the progress: next to the HTML report, else here."""
+    if html is not None:
+        return html.with_name(f"{html.stem}.triage.sqlite")
+    return Path(f"{Path(video).stem}.triage.sqlite")
+
+
+def rewrite_deprecated(argv: list[str]) -> list[str]:
+    """``triage ... --query Q ...`` as ``triage ... -- Q`` (Q the positional QUERY), with a notice on stderr.
+
+    The deprecated spelling keeps working for one release; ``-q`` is ``--quiet`` now.
+    """
+    out: list[str] = []
+    query: str | None = None
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            out += argv[i:]
+            break
+        if arg == "--query" and i + 1 < len(argv):
+            query, i = argv[i + 1], i + 2
+            continue
+        if arg.startswith("--query="):
+            query, i = arg.partition("=")[2], i + 1
+            continue
+        out.append(arg)
+        i += 1
+    if query is None:
+        return argv
+    print(
+        "vt-agent triage: --query is deprecated and will be removed; give the query after VIDEO: "
+        f'vt-agent triage VIDEO "{query}"',
+        file=sys.stderr,
+    )
+    return [*out, query] if "--" in out else [*out, "--", query]
+
+
 def run(args: argparse.Namespace) -> int:
     from vt_agent._lazy import require
     from vt_agent.reasoner import VideoReasoner
     from vt_agent.video import check_path, set_cache_limit
 
+    query = str(args.query)
     if args.concurrency < 1:
         raise ConfigError(f"--concurrency must be >= 1, got {args.concurrency}")
     check_windowing(args.window, args.overlap)  # before a model loads
     if args.html is not None:
         check_output_file(args.html, "--html")
-    if args.preset is not None:
-        from vt_agent.video import get_preset
-
-        get_preset(args.preset)  # an unknown preset fails here, not once per window
-    if not args.no_progress:
-        require("tqdm", "cli", "The triage progress bar (or pass --no-progress)")
+    preset, max_tokens = reasoner_settings(args)
+    if not args.quiet:
+        require("tqdm", "cli", "The triage progress bar (or pass --quiet)")
     video = str(check_path(args.video))
+    resume: Path | None = None
+    if args.resume is not None:
+        resume = default_resume_path(video, args.html) if args.resume is True else Path(args.resume)
+        check_output_file(resume, "--resume")
     set_cache_limit(0)  # windows are never asked twice: keep no frames around (memory of one window)
     backend, notices = backend_from_args(args)
     for notice in notices:
         print(notice, file=sys.stderr)
-    reasoner = VideoReasoner(backend)
+    reasoner = VideoReasoner(backend, preset=preset, max_tokens=max_tokens)
 
     async def main() -> dict[str, Any]:
         try:
             return await run_triage(
                 video,
-                args.query,
+                query,
                 reasoner=reasoner,
                 window_s=args.window,
                 overlap_s=args.overlap,
                 concurrency=args.concurrency,
-                preset=args.preset,
-                progress=not args.no_progress,
+                preset=preset,
+                progress=not args.quiet,
+                resume=resume,
+                run_key_extra={
+                    "preset": preset,
+                    "backend": backend.name,
+                    "model": backend.model,
+                    "max_tokens": max_tokens,
+                },
             )
         finally:
             await reasoner.aclose()
 
     report = asyncio.run(main())
+    if resume is not None:
+        print(f"progress kept in {resume} (delete it to start over)", file=sys.stderr)
     if args.html is not None:
         from vt_agent.report import write_triage_html
 

@@ -19,7 +19,7 @@ from mcp_server.server import server_roots
 from mcp_server.settings import ServerSettings, load_settings
 from mcp_server.transports import BearerTokenMiddleware, http_app, serve_stdio
 from vt_agent.config import BACKEND_CHOICES, parse_backend_options
-from vt_agent.errors import VTAgentError
+from vt_agent.errors import ConfigError, VTAgentError
 
 __all__ = ["BearerTokenMiddleware", "build_parser", "http_app", "main"]
 
@@ -32,8 +32,6 @@ EPILOG = """examples:
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-MCP_MODULES = ("mcp", "uvicorn", "anyio", "starlette", "pydantic_settings", "sse_starlette", "mcp_types")
-"""Top-level modules of the ``mcp`` extra: their absence means ``pip install 'vt-agent[mcp]'``."""
 
 
 def _version() -> str:
@@ -229,21 +227,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     log = logging.getLogger("mcp_server")
-    stopped = threading.Event()
-    try:
-        return _serve(args, log)
-    except ModuleNotFoundError as exc:
-        if (exc.name or "").split(".")[0] not in MCP_MODULES:
-            raise
-        print(
-            f"vt-agent-mcp: the MCP server needs the Python package {exc.name!r}, which is not installed. "
-            "Install it with: pip install 'vt-agent[mcp]'",
-            file=sys.stderr,
-        )
-        return 2
+    return _serve(args, log)
 
 
 def _serve(args: argparse.Namespace, log: logging.Logger) -> int:
+    stopped = threading.Event()
     try:
         settings = settings_from_args(args)
         server_roots(settings)

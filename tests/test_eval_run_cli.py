@@ -35,7 +35,7 @@ def test_parsers_can_be_added_to_any_eval_command() -> None:
     args = parser.parse_args(["run", "video-holmes", "--data", "d.json", "--videos", "v", "--out", "o.jsonl"])
     assert (args.protocol, args.preset, args.shard, args.concurrency) == (
         "video-thinker",
-        "video-thinker-16f",
+        None,  # unset: VT_AGENT_PRESET, else video-thinker-16f
         None,
         1,
     )

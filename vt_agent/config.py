@@ -54,8 +54,8 @@ __all__ = [
     "make_config",
     "merge_settings",
     "parse_backend_options",
-    "redact_url",
     "reasoner_settings_from_env",
+    "redact_url",
     "resolve_backend",
     "settings_from_env",
 ]

@@ -14,7 +14,9 @@ gets one and the same message (:func:`outside_message`), which quotes the caller
 nothing derived from it. :meth:`Sandbox.walk` then follows the path one component at a time
 beneath its root (``lstat``/``readlink`` only inside the root): a symlink that stays beneath the
 root is followed, one that leaves it is refused with the same message, without looking at its
-target.
+target. :meth:`Sandbox.open` finally opens the file once beneath the root's directory descriptor
+(:func:`vt_agent.sandbox.open_beneath`); the job reads only that descriptor, so a folder swapped
+for a symlink after the check changes nothing.
 """
 
 from __future__ import annotations
@@ -24,9 +26,13 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from vt_agent.errors import ConfigError, PathNotAllowedError, VideoDecodeError, VideoNotFoundError
+from vt_agent.errors import ConfigError, PathNotAllowedError, VideoError, VideoNotFoundError
+
+if TYPE_CHECKING:
+    from vt_agent.sandbox import OpenedFile
 
 __all__ = [
     "NO_ROOTS_MESSAGE",
@@ -211,34 +217,35 @@ class Sandbox:
             current = step
         return current
 
-    def check(self, text: str) -> Path:
-        """The path of an allowed, readable video file beneath a root, or an error saying what to do."""
-        path = self.walk(self.locate(text))
-        try:
-            st = os.stat(path)
-        except OSError:
-            raise VideoNotFoundError(text, "cannot be read (permission denied?)") from None
-        if stat.S_ISDIR(st.st_mode):
+    def open(self, text: str) -> OpenedFile:
+        """The video ``text`` names, opened once beneath its root; every later read uses the descriptor.
+
+        The path is located from the text, followed inside the root (:meth:`walk`), then opened
+        with :func:`vt_agent.sandbox.open_beneath` from the root's directory descriptor
+        (``openat2`` with ``RESOLVE_BENEATH``, else an ``O_NOFOLLOW`` walk): whatever is swapped
+        in between, nothing outside the root is opened. The file is checked through the
+        descriptor: a regular, non-empty file no larger than ``max_file_bytes``.
+        """
+        from vt_agent.sandbox import open_beneath
+
+        located = self.locate(text)
+        rel = self.walk(located).relative_to(located.root)
+        if not rel.parts:
             raise VideoNotFoundError(
                 text, "is a directory, not a video file; give the path of one video file in it"
             )
-        if not stat.S_ISREG(st.st_mode):
-            kind = (
-                "a FIFO"
-                if stat.S_ISFIFO(st.st_mode)
-                else "a device"
-                if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
-                else "not a regular file"
-            )
-            raise VideoNotFoundError(text, f"is {kind}; give the path of a video file")
-        if st.st_size == 0:
-            raise VideoDecodeError(text, "is an empty file (0 bytes); the copy or download probably failed")
-        if st.st_size > self.max_file_bytes:
+        try:
+            opened = open_beneath(located.root, rel.as_posix(), max_bytes=None)
+        except PathNotAllowedError:
+            raise self.outside(text) from None
+        except VideoError as exc:
+            raise type(exc)(text, exc.problem) from None
+        size = opened.size
+        if size > self.max_file_bytes:
+            opened.close()
             raise PathNotAllowedError(
-                f"{text!r}: {st.st_size / 2**20:.0f} MiB is larger than this server's limit of "
+                f"{text!r}: {size / 2**20:.0f} MiB is larger than this server's limit of "
                 f"{self.max_file_bytes / 2**20:.0f} MiB; cut the clip (e.g. ffmpeg -ss START -t LENGTH) "
                 "or ask the user to raise --max-file-mb"
             )
-        if not os.access(path, os.R_OK):
-            raise VideoNotFoundError(text, "is not readable (permission denied)")
-        return path
+        return opened

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from mcp_types import CallToolResult
 
     from vt_agent.reasoner import VideoReasoner
+    from vt_agent.sandbox import OpenedFile
 
 __all__ = ["AppState", "VideoReasonTool", "caller_identity"]
 
@@ -163,17 +164,18 @@ class VideoReasonTool:
         cfg = self.cfg
         assert args.videos is not None and args.question is not None  # checked in _check
         policy = self.sandbox(state, args.roots)
-        local: list[str] = []
+        local: list[str | OpenedFile] = []
         urls: list[tuple[int, str]] = []
-        for i, item in enumerate(args.videos):
-            try:
+        try:
+            for i, item in enumerate(args.videos):
                 if is_url(item):
                     urls.append((i, check_url(item.strip(), cfg.allow_url_hosts)))
                     local.append("")
                 else:
-                    local.append(str(policy.check(item)))
-            except VTAgentError as exc:
-                raise _tool_error(error_text(exc, cfg.timeout_s)) from None
+                    local.append(policy.open(item))
+        except VTAgentError as exc:
+            _close(local)
+            raise _tool_error(error_text(exc, cfg.timeout_s)) from None
 
         question = args.question.strip()
         options = [o.strip() for o in args.options] if args.options else None
@@ -191,12 +193,14 @@ class VideoReasonTool:
                         local[i] = str(await download(url, tmp / f"video{i}{suffix}", cfg.max_file_bytes))
                 return await _run(state, job, local, question, options, preset, thumbnails)
             finally:
+                _close(local)
                 if tmp is not None:
                     shutil.rmtree(tmp, ignore_errors=True)
 
         try:
             job = state.jobs.start(work, owner)
         except JobsFullError as exc:
+            _close(local)
             raise _tool_error(
                 f"The server is busy ({exc}). Wait a minute and retry, or poll the jobs you already started."
             ) from None
@@ -253,10 +257,17 @@ class VideoReasonTool:
         return tool_result(job.result, elapsed_s=job.elapsed_s)
 
 
+def _close(videos: Sequence[object]) -> None:
+    for video in videos:
+        close = getattr(video, "close", None)
+        if close is not None:
+            close()
+
+
 async def _run(
     state: AppState,
     job: Job[Result],
-    paths: Sequence[str],
+    paths: Sequence[str | OpenedFile],
     question: str,
     options: list[str] | None,
     preset: str,

@@ -127,29 +127,34 @@ def test_sandbox_paths(tmp_path: Path) -> None:
     (root / "ok.mp4").symlink_to(clip)
     (root / "rel.mp4").symlink_to("sub/clip.mp4")
     box = Sandbox((root.resolve(),), max_file_bytes=1000)
-    assert box.check(str(clip)) == clip
-    assert box.check(clip.as_uri()) == clip
-    assert box.check("sub/clip.mp4") == clip  # relative to the first root
-    assert box.check(str(root / "ok.mp4")) == clip  # a link that stays inside
-    assert box.check(str(root / "rel.mp4")) == clip
+
+    def opened(text: str) -> bytes:
+        with box.open(text) as f:
+            return f.pread(100, 0)
+
+    assert opened(str(clip)) == b"x" * 100
+    assert opened(clip.as_uri()) == b"x" * 100
+    assert opened("sub/clip.mp4") == b"x" * 100  # relative to the first root
+    assert opened(str(root / "ok.mp4")) == b"x" * 100  # an (absolute) link that stays inside
+    assert opened(str(root / "rel.mp4")) == b"x" * 100
     with pytest.raises(PathNotAllowedError, match="outside the folders"):
-        box.check(str(root / "esc.mp4"))
+        box.open(str(root / "esc.mp4"))
     with pytest.raises(PathNotAllowedError, match=r"'\.\.'"):
-        box.check(str(root / "sub" / ".." / "sub" / "clip.mp4"))
+        box.open(str(root / "sub" / ".." / "sub" / "clip.mp4"))
     with pytest.raises(PathNotAllowedError, match="outside the folders"):
-        box.check(str(outside))
+        box.open(str(outside))
     with pytest.raises(VideoError, match="directory"):
-        box.check(str(root / "sub"))
+        box.open(str(root / "sub"))
     with pytest.raises(VideoError, match="no such file"):
-        box.check(str(root / "nope.mp4"))
+        box.open(str(root / "nope.mp4"))
     with pytest.raises(PathNotAllowedError, match="outside the folders"):
-        box.check("file://evil.example.com/etc/passwd")
+        box.open("file://evil.example.com/etc/passwd")
     with pytest.raises(PathNotAllowedError, match="NUL"):
-        box.check(str(clip) + "\x00")
+        box.open(str(clip) + "\x00")
     with pytest.raises(PathNotAllowedError, match="larger"):
-        Sandbox((root,), max_file_bytes=50).check(str(clip))
+        Sandbox((root,), max_file_bytes=50).open(str(clip))
     with pytest.raises(PathNotAllowedError, match="No folder is readable"):
-        Sandbox((), 1000).check(str(clip))
+        Sandbox((), 1000).open(str(clip))
 
 
 @pytest.mark.parametrize(

@@ -168,8 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--token",
         default=None,
-        help="bearer token HTTP clients must send (env VT_AGENT_MCP_TOKEN; required unless --host is "
-        "127.0.0.1, ::1 or localhost)",
+        help="bearer token HTTP clients must send; required unless --host is 127.0.0.1, ::1 or localhost "
+        "(env VT_AGENT_MCP_TOKEN)",
     )
     p.add_argument(
         "--allowed-host",

@@ -14,6 +14,7 @@ import pytest
 
 from vt_agent.backends._batching import (
     END,
+    BatchQueue,
     BatchSettings,
     Job,
     RequestArrays,
@@ -155,6 +156,37 @@ def test_job_finishes_at_eos_or_max_tokens_and_once() -> None:
         assert cancelled.done and cancelled.stats.cancelled and cancelled.new_tokens == []
     finally:
         loop.close()
+
+
+def test_batch_queue_waits_for_requests_in_preparation_and_ends_every_job() -> None:
+    seen: list[int] = []
+
+    def run_batch(batch: list[Job]) -> None:
+        seen.append(len(batch))
+        if len(seen) == 2:
+            raise RuntimeError("boom")
+        batch[0].add_token(0, 1.0, 0.0)  # EOS for the first; the others end after the batch
+
+    queue = BatchQueue(BatchSettings(max_batch_size=4, batch_wait_s=5.0), run_batch)
+    jobs = [job(max_new=2) for _ in range(4)]
+    with queue.preparing(), queue.preparing(), queue.preparing():
+        queue.submit(jobs[0])  # two more are being prepared: the worker waits for them
+        time.sleep(0.05)
+        assert seen == []
+        queue.submit(jobs[1])
+        queue.submit(jobs[2])
+    t0 = time.perf_counter()
+    while queue.busy and time.perf_counter() - t0 < 5:
+        time.sleep(0.01)
+    assert seen == [3]
+    assert [j.stats.finish_reason for j in jobs[:3]] == ["stop", "stop", "stop"]
+    queue.submit(jobs[3])  # the second batch fails: its job ends with the error
+    while queue.busy and time.perf_counter() - t0 < 5:
+        time.sleep(0.01)
+    assert seen == [3, 1] and jobs[3].done and isinstance(jobs[3].error, RuntimeError)
+    queue.close(5.0)
+    with pytest.raises(Exception, match="closed"):
+        queue.submit(job())
 
 
 # ---------------------------------------------------------------- the tiny model, batched

@@ -17,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from vt_agent.errors import ConfigError
+from vt_agent.errors import BackendError, ConfigError
 
 DEFAULT_MAX_BATCH_SIZE = 8
 DEFAULT_MAX_BATCH_TOKENS = 32768
@@ -260,3 +261,101 @@ def batch_is_full(queue: deque[Job], settings: BatchSettings) -> bool:
         return False
     head = queue[0]
     return sum(1 for j in queue if j.sampling == head.sampling) >= settings.max_batch_size
+
+
+class BatchQueue:
+    """Jobs waiting for a batch, and the worker thread that runs one batch after another.
+
+    ``run_batch(jobs)`` runs in the worker; jobs it leaves unfinished are ended after it returns
+    (with its exception, if it raised). The worker starts with the first job and ends when the
+    queue is empty. While requests are still being prepared
+    (:meth:`preparing`), a ready job waits up to ``settings.batch_wait_s`` for them to join.
+    """
+
+    def __init__(self, settings: BatchSettings, run_batch: Callable[[list[Job]], None]) -> None:
+        self.settings = settings
+        self._run_batch = run_batch
+        self._cond = threading.Condition()  # guards everything below
+        self._queue: deque[Job] = deque()
+        self._running: list[Job] = []
+        self._preparing = 0
+        self._worker: threading.Thread | None = None
+        self._closed = False
+
+    @property
+    def busy(self) -> bool:
+        """True while a batch runs or jobs wait for one."""
+        with self._cond:
+            return bool(self._queue or self._running)
+
+    @contextlib.contextmanager
+    def preparing(self) -> Iterator[None]:
+        """Count a request as being prepared for as long as the block runs (or until it is submitted)."""
+        with self._cond:
+            self._preparing += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._preparing -= 1
+                self._cond.notify_all()
+
+    def submit(self, job: Job) -> None:
+        """Queue ``job`` (made inside a :meth:`preparing` block) and start the worker if none runs."""
+        with self._cond:
+            if self._closed:
+                raise BackendError("this TransformersBackend is closed; create a new one")
+            job.ready_at = time.perf_counter()
+            self._queue.append(job)
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="vt-agent-generate", daemon=True)
+                self._worker.start()
+            self._cond.notify_all()
+
+    def wake(self) -> None:
+        """A job was cancelled: let a waiting worker drop it now."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def close(self, timeout_s: float) -> None:
+        """Cancel queued and running jobs and wait up to ``timeout_s`` for the worker to end."""
+        with self._cond:
+            self._closed = True
+            for job in [*self._queue, *self._running]:
+                job.cancel.set()
+            worker = self._worker
+            self._cond.notify_all()
+        if worker is not None:
+            worker.join(timeout_s)
+
+    def _next_batch(self) -> list[Job]:
+        with self._cond:
+            while self._queue and not self._closed and self._preparing > 0:
+                if batch_is_full(self._queue, self.settings):
+                    break
+                left = self._queue[0].ready_at + self.settings.batch_wait_s - time.perf_counter()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            batch = take_batch(self._queue, self.settings)
+            if not batch:
+                self._worker = None
+            self._running = batch
+            return batch
+
+    def _work(self) -> None:
+        while batch := self._next_batch():
+            error: BaseException | None = None
+            try:
+                self._run_batch(batch)
+            except BaseException as exc:
+                error = exc
+            with self._cond:
+                self._running = []  # before the streams end: a caller who saw its end sees no work
+            for job in batch:  # rows the streamer did not end (cancelled, failed, stopped early)
+                if error is not None:
+                    job.finish(None, error)
+                elif job.cancel.is_set():
+                    job.finish(None)
+                else:
+                    job.finish("length" if len(job.new_tokens) >= job.max_new_tokens else "stop")

@@ -37,14 +37,13 @@ from vt_agent.backends._batching import (
     DEFAULT_MAX_BATCH_SIZE,
     DEFAULT_MAX_BATCH_TOKENS,
     END,
+    BatchQueue,
     BatchSettings,
     GenerationStats,
     Job,
     RequestArrays,
     RowText,
-    batch_is_full,
     collate,
-    take_batch,
 )
 from vt_agent.backends._tokens import PromptTokens, build_prompt_tokens, check_context
 from vt_agent.backends.base import Delta, GenerationRequest
@@ -135,14 +134,11 @@ class TransformersBackend:
         self._model: Any = None
         self._device: str | None = None
         self._source: str | None = None
-        self.batching = BatchSettings(max_batch_size, max_batch_tokens, batch_wait_s)
+        self._batches = BatchQueue(
+            BatchSettings(max_batch_size, max_batch_tokens, batch_wait_s), self._generate
+        )
         self._load_lock = threading.Lock()
         self._tokenizer_lock = threading.Lock()  # a fast tokenizer is not safe across threads
-        self._cond = threading.Condition()  # guards the queue, the worker and the counters below
-        self._queue: deque[Job] = deque()
-        self._running: list[Job] = []
-        self._preparing = 0  # requests being tokenized and patched: a batch waits a little for them
-        self._worker: threading.Thread | None = None
         self._closed = False
         self.last_stats: GenerationStats | None = None
         self.history: deque[GenerationStats] = deque(maxlen=HISTORY)  # the latest requests, in order
@@ -431,10 +427,7 @@ class TransformersBackend:
         Requests in flight together are batched (see ``max_batch_size``); each keeps its own stream.
         """
         self._check_open()
-        with self._cond:
-            self._preparing += 1
-        job: Job | None = None
-        try:
+        with self._batches.preparing():
             prompt = await asyncio.to_thread(self.check_request, request)
             if self._model is None:
                 await asyncio.to_thread(self._ensure_model, lambda event: None)
@@ -454,12 +447,7 @@ class TransformersBackend:
             job.stats.video_tokens = prompt.video_tokens
             self.last_stats = job.stats
             self.history.append(job.stats)
-            self._enqueue(job)
-        finally:
-            if job is None or job.ready_at == 0.0:
-                with self._cond:
-                    self._preparing -= 1
-                    self._cond.notify_all()
+            self._batches.submit(job)
         try:
             while (item := await job.queue.get()) is not END:
                 yield Delta(str(item))
@@ -472,50 +460,21 @@ class TransformersBackend:
             if not job.done:
                 job.cancel.set()
                 job.stats.cancelled = True
-                with self._cond:
-                    self._cond.notify_all()
+                self._batches.wake()
 
     @property
     def busy(self) -> bool:
         """True while a generation runs or requests wait for one."""
-        worker = self._worker
-        return worker is not None and worker.is_alive()
+        return self._batches.busy
 
-    def _enqueue(self, job: Job) -> None:
-        with self._cond:
-            if self._closed:
-                raise BackendError("this TransformersBackend is closed; create a new one")
-            job.ready_at = time.perf_counter()
-            self._preparing -= 1
-            self._queue.append(job)
-            if self._worker is None:
-                self._worker = threading.Thread(
-                    target=self._run_batches, name="vt-agent-generate", daemon=True
-                )
-                self._worker.start()
-            self._cond.notify_all()
+    @property
+    def batching(self) -> BatchSettings:
+        """How concurrent requests are batched; assign a new :class:`BatchSettings` to change it."""
+        return self._batches.settings
 
-    def _run_batches(self) -> None:
-        """The worker: one batch after another until nothing is queued, then it ends."""
-        while True:
-            with self._cond:
-                while self._queue and not self._closed and self._preparing > 0:
-                    if batch_is_full(self._queue, self.batching):
-                        break
-                    left = self._queue[0].ready_at + self.batching.batch_wait_s - time.perf_counter()
-                    if left <= 0:
-                        break
-                    self._cond.wait(left)
-                batch = take_batch(self._queue, self.batching)
-                if not batch:
-                    self._worker = None
-                    return
-                self._running = batch
-            try:
-                self._generate(batch)
-            finally:
-                with self._cond:
-                    self._running = []
+    @batching.setter
+    def batching(self, settings: BatchSettings) -> None:
+        self._batches.settings = settings
 
     def _generate(self, batch: list[Job]) -> None:
         tf = require("transformers", "hf", FEATURE)
@@ -524,25 +483,15 @@ class TransformersBackend:
         for job in batch:
             job.stats.batch_size = len(batch)
             job.stats.queued_s = started - job.ready_at
-        try:
-            inputs = self._to_device(collate([j.arrays for j in batch], self._pad_id()))
-            stop = tf.StoppingCriteriaList([_batch_criteria(batch, int(inputs["input_ids"].shape[1]))])
-            with torch.inference_mode():
-                self._model.generate(
-                    **inputs,
-                    generation_config=self._generation_config(batch),
-                    streamer=_batch_streamer(batch, started),
-                    stopping_criteria=stop,
-                )
-        except BaseException as exc:
-            for job in batch:
-                job.finish(None, exc)
-            return
-        for job in batch:  # rows stopped by their criterion before the streamer saw a last token
-            if job.cancel.is_set():
-                job.finish(None)
-            else:
-                job.finish("length" if len(job.new_tokens) >= job.max_new_tokens else "stop")
+        inputs = self._to_device(collate([j.arrays for j in batch], self._pad_id()))
+        stop = tf.StoppingCriteriaList([_batch_criteria(batch, int(inputs["input_ids"].shape[1]))])
+        with torch.inference_mode():
+            self._model.generate(
+                **inputs,
+                generation_config=self._generation_config(batch),
+                streamer=_batch_streamer(batch, started),
+                stopping_criteria=stop,
+            )
 
     async def close(self) -> None:
         """Stop running generations, wait for them and free the model."""
@@ -550,14 +499,8 @@ class TransformersBackend:
 
     def close_sync(self) -> None:
         """Blocking :meth:`close`."""
-        with self._cond:
-            self._closed = True
-            for job in [*self._queue, *self._running]:
-                job.cancel.set()
-            worker = self._worker
-            self._cond.notify_all()
-        if worker is not None:
-            worker.join(JOIN_TIMEOUT_S)
+        self._closed = True
+        self._batches.close(JOIN_TIMEOUT_S)
         with self._load_lock:
             on_cuda = bool(self._device and self._device.startswith("cuda"))
             self._model = None

@@ -164,3 +164,12 @@ def test_mcp_without_its_extra_names_the_pip_command(tmp_path: Path) -> None:
     )
     assert out.returncode == 2, out.stderr
     assert "pip install 'vt-agent[mcp]'" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_ignored_settings_per_backend() -> None:
+    from vt_agent.config import BackendConfig, ignored_settings
+
+    config = BackendConfig(backend="auto", base_url="http://h/v1", device="cuda", dtype="float16", model="m")
+    assert sorted(ignored_settings(config, "openai")) == ["device", "dtype"]
+    assert sorted(ignored_settings(config, "fake")) == ["base_url", "device", "dtype", "model"]
+    assert ignored_settings(BackendConfig(device="cpu", dtype="float32"), "transformers") == []

@@ -210,7 +210,5 @@ def backend_from_args(args: argparse.Namespace, environ: Any = None) -> tuple[Ba
         model = str(resolved.options.get("model") or "")
         problem = hub_problem(model)
         if problem is not None:
-            raise ConfigError(
-                f"{_where('model', explicit) if config.model else '--model (default)'}: {problem}"
-            )
+            raise ConfigError(f"{_where('model', explicit)}: {problem}" if config.model else problem)
     return load_backend(resolved.name, **resolved.options), notices

@@ -67,16 +67,10 @@ def _backend_chat(backend: Any, max_tokens: int) -> ChatFn:
             temperature=0.0,
             top_p=1.0,
         )
-        parts: list[str] = []
-        stream = backend.stream(request)
-        try:
-            async for delta in stream:
-                parts.append(delta.text)
-        finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        return "".join(parts)
+        from vt_agent.runs import collect_text
+
+        text, _, _ = await collect_text(backend, request)
+        return text
 
     return call
 

@@ -53,7 +53,10 @@ def make_clip(path: Path, size: int, frames: int) -> Path:
     sys.path.insert(0, str(ROOT / "tests"))
     from video_factory import _encode
 
-    return _encode(path, list(range(frames)), Fraction(1, 10), rate=10, size=(size, size), gop=frames)
+    written: Path = _encode(
+        path, list(range(frames)), Fraction(1, 10), rate=10, size=(size, size), gop=frames
+    )
+    return written
 
 
 def measure(tree: Path, clip: Path) -> dict[str, float]:

@@ -18,7 +18,8 @@ _ANY_TAG_RE = re.compile(r"<[ \t]*(?:(/)[ \t]*)?(time|caption|think|answer)[ \t]
 
 
 def check_format(text: str) -> FormatCheck:
-    """The format rule of this project (docs/protocol.md, Trace grammar: the paper leaves it open), for rewards and checks.
+    """The format rule of this project, for rewards and checks (docs/protocol.md, Trace grammar:
+    the paper leaves it open).
 
     A trace is well formed when all of these hold:
 

@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from vt_agent.answers import tag_blocks
 from vt_agent.errors import ConfigError
 from vt_agent.training.schema import Span
 from vt_agent.training.writer_prompts import end_clock
@@ -42,8 +43,6 @@ _FENCE_RE = re.compile(r"^```[a-zA-Z]*\s*\n?|\n?```\s*$")
 
 
 def _block(reply: str, name: str, *, required: bool = True) -> str | None:
-    from vt_agent.answers import tag_blocks
-
     found = tag_blocks(reply, name)  # the first <name>...</name>, in linear time
     if not found:
         if required:

@@ -1,4 +1,5 @@
-"""The video filters of training data building: find a sample's video, check that it decodes and is long enough."""
+"""The video filters of training data building: find a sample's video, check that it decodes and
+is long enough."""
 
 from __future__ import annotations
 

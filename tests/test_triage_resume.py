@@ -214,3 +214,51 @@ def test_cli_default_file_and_mismatch(
     assert main(["triage", str(vtest), "another query", *base[1:], "--resume"]) == 2
     err = capsys.readouterr().err
     assert "holds the progress of another triage" in err and "delete this one" in err
+
+
+def _off_loop(calls: list[str]) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        calls.append("thread")
+        return
+    raise AssertionError("a SQLite call ran on the event loop")
+
+
+class _GuardedConnection:
+    """A sqlite3 connection that fails any call made on the event loop's thread."""
+
+    def __init__(self, conn: sqlite3.Connection, calls: list[str]) -> None:
+        self._conn, self._calls = conn, calls
+
+    def execute(self, *args: Any) -> sqlite3.Cursor:
+        _off_loop(self._calls)
+        return self._conn.execute(*args)
+
+    def close(self) -> None:
+        _off_loop(self._calls)
+        self._conn.close()
+
+
+def test_sqlite_never_runs_on_the_event_loop(
+    vtest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vt_agent.triage_resume as module
+
+    calls: list[str] = []
+    real_connect = sqlite3.connect
+
+    def connect(*args: Any, **kwargs: Any) -> _GuardedConnection:
+        _off_loop(calls)
+        return _GuardedConnection(real_connect(*args, **kwargs), calls)
+
+    monkeypatch.setattr(module.sqlite3, "connect", connect)
+
+    async def go() -> None:
+        plan = await plan_triage(str(vtest), QUERY, window_s=40, overlap_s=0)
+        store = await TriageStore.open(tmp_path / "p.sqlite", _key(plan))
+        assert len(await _collect(Counting(), plan, store)) == 2
+        await store.aclose()
+
+    asyncio.run(go())
+    assert len(calls) >= 8  # connect, schema, key, reads, two writes, close: all in threads

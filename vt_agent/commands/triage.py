@@ -277,7 +277,15 @@ def run(args: argparse.Namespace) -> int:
         finally:
             await reasoner.aclose()
 
-    report = asyncio.run(main())
+    try:
+        report = asyncio.run(main())
+    except (KeyboardInterrupt, Exception):
+        if resume is not None:
+            print(
+                f"the finished windows are kept in {resume}: rerun with --resume {resume} to go on",
+                file=sys.stderr,
+            )
+        raise
     if resume is not None:
         print(f"progress kept in {resume} (delete it to start over)", file=sys.stderr)
     if args.html is not None:

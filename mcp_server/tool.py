@@ -43,6 +43,7 @@ __all__ = ["AppState", "VideoReasonTool", "caller_identity"]
 logger = logging.getLogger("mcp_server")
 
 Forward = Callable[[Update], Awaitable[None]]
+DISCONNECT_POLL_S = 0.5
 
 
 @dataclass
@@ -132,7 +133,7 @@ class VideoReasonTool:
                 )
             return await self._poll(state, args.job_id, owner, wait, args.cancel, forward)
         self._check(args)
-        return await self._start(state, args, owner, wait, forward)
+        return await self._start(state, args, owner, wait, forward, ctx.request_context.request)
 
     def _check(self, args: ToolArgs) -> None:
         if args.cancel:
@@ -159,7 +160,13 @@ class VideoReasonTool:
         return Sandbox(state.roots, self.cfg.max_file_bytes, state.aliases)
 
     async def _start(
-        self, state: AppState, args: ToolArgs, owner: str, wait: float, forward: Forward
+        self,
+        state: AppState,
+        args: ToolArgs,
+        owner: str,
+        wait: float,
+        forward: Forward,
+        request: object = None,
     ) -> CallToolResult:
         cfg = self.cfg
         assert args.videos is not None and args.question is not None  # checked in _check
@@ -208,13 +215,18 @@ class VideoReasonTool:
         job.report(0.0, f"queued ({ahead} ahead)" if ahead >= cfg.max_concurrency else "starting")
         logger.info("job %s: %d video(s), preset %s", job.id, len(args.videos), preset)
         try:
-            finished = await job.wait(wait, forward)
+            finished = await _wait_while_connected(job, wait, forward, request)
         except BaseException:
             # The caller went away (cancelled): stop its job, which closes the generation.
             job.cancel()
             state.jobs.forget(job.id)
             logger.info("job %s cancelled by the client", job.id)
             raise
+        if finished is None:
+            job.cancel()
+            state.jobs.forget(job.id)
+            logger.info("job %s cancelled: the client closed the HTTP request", job.id)
+            raise _tool_error("The request was closed before the answer was ready; the job was stopped.")
         if not finished:
             job.handed_out = True
             logger.info("job %s still running after %.1f s: handle returned", job.id, wait)
@@ -255,6 +267,34 @@ class VideoReasonTool:
         assert job.result is not None  # done without error means a result
         logger.info("job %s done in %.2f s: answer %s", job.id, job.elapsed_s, job.result.answer)
         return tool_result(job.result, elapsed_s=job.elapsed_s)
+
+
+async def _wait_while_connected(
+    job: Job[Result], wait: float, forward: Forward, request: object
+) -> bool | None:
+    """``job.wait``, or None as soon as the HTTP client that made ``request`` has disconnected.
+
+    The SDK cancels the call itself on protocol 2026-07-28; on the older streamable-HTTP
+    protocol a dropped POST is only seen here (``request.is_disconnected``, polled).
+    """
+    is_disconnected = getattr(request, "is_disconnected", None)
+    if is_disconnected is None:
+        return await job.wait(wait, forward)
+    gone = False
+    finished = False
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            nonlocal gone
+            while not await is_disconnected():
+                await anyio.sleep(DISCONNECT_POLL_S)
+            gone = True
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(watch)
+        finished = await job.wait(wait, forward)
+        tg.cancel_scope.cancel()
+    return None if gone else finished
 
 
 def _close(videos: Sequence[object]) -> None:

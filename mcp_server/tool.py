@@ -258,9 +258,8 @@ class VideoReasonTool:
             )
         if job.error is not None:
             exc = job.error
-            if not isinstance(
-                exc, VTAgentError | TimeoutError
-            ):  # a bug or an engine crash: its type and text
+            # a bug or an engine crash: one line with its type and text (the traceback at DEBUG)
+            if not isinstance(exc, VTAgentError | TimeoutError):
                 logger.error("job %s crashed: %s: %s", job.id, type(exc).__name__, str(exc)[:300])
                 logger.debug("job %s traceback", job.id, exc_info=(type(exc), exc, exc.__traceback__))
             raise _tool_error(error_text(exc, self.cfg.timeout_s))

@@ -123,8 +123,10 @@ class BackendJudge:
             {"role": "user", "content": [{"type": "text", "text": prompt}]},
         ]
         request = GenerationRequest(messages=messages, videos=[], max_tokens=self.max_tokens, temperature=0.0)
-        parts = [delta.text async for delta in self.backend.stream(request)]
-        return "".join(parts)
+        from vt_agent.runs import collect_text
+
+        text, _, _ = await collect_text(self.backend, request)
+        return text
 
     def answer(self, prompt: str) -> str:
         return asyncio.run(self._run(prompt))

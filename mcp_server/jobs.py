@@ -24,14 +24,12 @@ from typing import Any, Generic, Literal, TypeVar
 import anyio
 import anyio.abc
 
+from vt_agent.errors import JobsFullError
+
 __all__ = ["Job", "JobStore", "JobsFullError", "Update"]
 
 T = TypeVar("T")
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
-
-
-class JobsFullError(RuntimeError):
-    """Too many jobs exist."""
 
 
 @dataclass(frozen=True)

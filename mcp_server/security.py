@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from vt_agent.errors import PathNotAllowedError, VideoNotFoundError
+from vt_agent.errors import PathNotAllowedError, UrlNotAllowedError, VideoNotFoundError
 
 __all__ = [
     "Resolver",
@@ -26,10 +26,6 @@ __all__ = [
 
 Resolver = Callable[[str], list[str]]
 """host -> every IP address it resolves to."""
-
-
-class UrlNotAllowedError(PathNotAllowedError):
-    """An http(s) URL the server refuses."""
 
 
 def is_url(text: str) -> bool:

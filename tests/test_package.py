@@ -46,3 +46,27 @@ def test_public_api_without_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_every_error_class_lives_in_the_tree() -> None:
+    """A class derived from one of vt_agent.errors' classes is defined in errors.py (drawn there)."""
+    import ast
+    from pathlib import Path
+
+    import vt_agent.errors as errors
+
+    root = Path(__file__).resolve().parents[1]
+    tree_names = set(errors.__all__)
+    drawn = (errors.__doc__ or "").split()
+    assert sorted(n for n in tree_names if n not in drawn) == []
+    outside = []
+    for package in ("vt_agent", "graphs", "mcp_server"):
+        for path in (root / package).rglob("*.py"):
+            if path.name == "errors.py" and path.parent.name == "vt_agent":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ClassDef):
+                    bases = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
+                    if bases & tree_names:
+                        outside.append(f"{path.relative_to(root)}: {node.name}")
+    assert outside == []

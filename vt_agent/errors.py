@@ -5,12 +5,20 @@ message names the thing that is wrong and what to do about it::
 
     VTAgentError
     ├── ConfigError                 bad preset, option or setting
+    │   ├── BenchmarkFormatError    a benchmark file that cannot be read
+    │   ├── ResultsFileError        a results file that cannot be read
+    │   └── ProtocolError           a benchmark the chosen protocol cannot run
     ├── VideoError                  a video that cannot be used (``path`` attribute)
     │   ├── VideoNotFoundError      missing path, directory, device
     │   ├── VideoDecodeError        zero-byte, not a video, truncated, corrupt
     │   ├── UnsupportedVideoError   no video stream (audio only), unknown codec
     │   └── WindowError             a [start, end] window outside the clip
     ├── PathNotAllowedError         a path outside the allowed roots (server side)
+    │   └── UrlNotAllowedError      an http(s) URL the server refuses
+    ├── UnreadableSpanError         a <time> text that is not a readable span
+    ├── RecordError                 a training record that does not follow the schema
+    ├── TrainingError               training cannot go on
+    ├── JobsFullError               too many MCP jobs at once
     ├── MissingExtraError           an optional dependency is not installed (``extra``)
     └── BackendError                the model backend failed
         ├── BackendUnavailableError  not installed, not reachable, model missing
@@ -22,6 +30,31 @@ message names the thing that is wrong and what to do about it::
 from __future__ import annotations
 
 from pathlib import Path
+
+__all__ = [
+    "BackendError",
+    "BackendUnavailableError",
+    "BenchmarkFormatError",
+    "ConfigError",
+    "ContextLengthError",
+    "GenerationCancelled",
+    "JobsFullError",
+    "MissingExtraError",
+    "NoResultError",
+    "PathNotAllowedError",
+    "ProtocolError",
+    "RecordError",
+    "ResultsFileError",
+    "TrainingError",
+    "UnreadableSpanError",
+    "UnsupportedVideoError",
+    "UrlNotAllowedError",
+    "VTAgentError",
+    "VideoDecodeError",
+    "VideoError",
+    "VideoNotFoundError",
+    "WindowError",
+]
 
 
 class VTAgentError(Exception):
@@ -95,3 +128,35 @@ class GenerationCancelled(BackendError):
 
 class NoResultError(BackendError):
     """A reasoner's event stream ended without its final Result (see :func:`vt_agent.runs.drain`)."""
+
+
+class BenchmarkFormatError(ConfigError):
+    """A benchmark file that cannot be read, or (``strict=True``) a malformed record in it."""
+
+
+class ResultsFileError(ConfigError):
+    """A results file that cannot be read (bad JSON or a row without the required keys)."""
+
+
+class ProtocolError(ConfigError):
+    """A benchmark that cannot be run under the chosen protocol."""
+
+
+class UrlNotAllowedError(PathNotAllowedError):
+    """An http(s) URL the server refuses."""
+
+
+class UnreadableSpanError(VTAgentError, ValueError):
+    """The text inside ``<time>`` is not a time span this parser can read."""
+
+
+class RecordError(VTAgentError, ValueError):
+    """A training record (or a line of a JSONL file) that does not follow the schema."""
+
+
+class TrainingError(VTAgentError):
+    """Training cannot go on: a batch lost its video, a sample does not fit, a trainer misuse."""
+
+
+class JobsFullError(VTAgentError, RuntimeError):
+    """Too many jobs exist (server side): retry later."""

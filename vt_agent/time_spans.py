@@ -17,13 +17,9 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from vt_agent.errors import VTAgentError
+from vt_agent.errors import UnreadableSpanError
 
 __all__ = ["SpanReading", "UnreadableSpanError", "parse_span", "read_span"]
-
-
-class UnreadableSpanError(VTAgentError, ValueError):
-    """The text inside ``<time>`` is not a time span this parser can read."""
 
 
 _UNIT = r"(?:s|secs?|seconds?)"

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypedDict
 
-from vt_agent.errors import ConfigError
+from vt_agent.errors import BenchmarkFormatError
 from vt_agent.prompts import OPTION_LETTERS as LETTERS
 
 __all__ = [
@@ -58,10 +58,6 @@ class Question(TypedDict, total=False):
 Options = dict[str, Any]
 """A parser's options (per format, see the registry) plus ``_soft``: the problems :func:`each`
 collected for the record being parsed."""
-
-
-class BenchmarkFormatError(ConfigError):
-    """A benchmark file that cannot be read, or (``strict=True``) a malformed record in it."""
 
 
 class RecordProblem(Exception):

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from vt_agent.errors import ConfigError
+from vt_agent.errors import ResultsFileError
 
 __all__ = [
     "RESULT_KEYS",
@@ -62,10 +62,6 @@ RESULT_KEYS = (
     "skipped",
     "timings",
 )
-
-
-class ResultsFileError(ConfigError):
-    """A results file that cannot be read (bad JSON or a row without the required keys)."""
 
 
 def letter_options(options: Iterable[str]) -> list[str]:

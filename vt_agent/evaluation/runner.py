@@ -44,6 +44,7 @@ from vt_agent.errors import (
     BackendUnavailableError,
     ConfigError,
     GenerationCancelled,
+    ProtocolError,
     VideoError,
     VideoNotFoundError,
 )
@@ -77,10 +78,6 @@ __all__ = [
 ]
 
 PROTOCOLS = ("video-thinker", "official")
-
-
-class ProtocolError(ConfigError):
-    """A benchmark that cannot be run under the chosen protocol."""
 
 
 # ------------------------------------------------------------------------------ official prompts

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vt_agent._lazy import require
-from vt_agent.errors import ConfigError, VTAgentError
+from vt_agent.errors import ConfigError, TrainingError
 
 if TYPE_CHECKING:
     pass
@@ -44,10 +44,6 @@ __all__ = [
     "record_from_row",
     "video_tensors",
 ]
-
-
-class TrainingError(VTAgentError):
-    """Training cannot go on: a batch lost its video, a sample does not fit, a trainer misuse."""
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from vt_agent.errors import ConfigError, VTAgentError
+from vt_agent.errors import ConfigError, RecordError
 
 __all__ = [
     "KNOWN_SOURCES",
@@ -68,10 +68,6 @@ KNOWN_SOURCES = ("activitynet-captions", "youcook2", "star", "scalelong", "lvben
 
 _SOLUTION_RE = re.compile(r"^\s*<answer>\s*([A-Z])\s*</answer>\s*$")
 _ANSWER_TAG_RE = re.compile(r"<\s*/?\s*answer\s*>", re.IGNORECASE)
-
-
-class RecordError(VTAgentError, ValueError):
-    """A training record (or a line of a JSONL file) that does not follow the schema."""
 
 
 class Span(BaseModel):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU check of the transformers backend: a Qwen2.5-VL-7B-shaped random-weight model, batch 1/4/8.
 #
-#   bash scripts/gpu_check.sh                  # on a CUDA box (offline; about 3-5 minutes on one H100)
+#   bash scripts/gpu_check.sh                  # on a CUDA box, offline (estimated 3-5 min on one H100;
+#                                              # not yet run on a GPU: no GPU was lent when it was written)
 #   bash scripts/gpu_check.sh --cpu --tiny     # the CPU path with the tiny checkpoint
 #   PYTHON=/path/to/python bash scripts/gpu_check.sh --json out.json
 #

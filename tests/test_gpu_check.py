@@ -55,6 +55,52 @@ def test_shaped_config_keeps_the_shapes_and_uses_the_tiny_token_ids(tmp_path: Pa
 
 @pytest.mark.slow
 @needs_engines
+def test_the_builder_makes_a_loadable_bf16_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 7B builder on a shrunk copy of the config (same code path, CPU instead of CUDA)."""
+    import asyncio
+
+    from vt_agent.backends.base import GenerationRequest
+    from vt_agent.backends.transformers_backend import TransformersBackend
+    from vt_agent.prompts import build_messages, build_question
+    from vt_agent.video import sample
+
+    module = gpu_check()
+    cfg = json.loads(module.CONFIG_7B.read_text())
+    cfg.update(
+        hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=2, vocab_size=4096
+    )
+    cfg["num_key_value_heads"] = 1
+    cfg["rope_scaling"]["mrope_section"] = [8, 12, 12]
+    cfg["vision_config"].update(
+        depth=2, hidden_size=64, intermediate_size=128, num_heads=2, out_hidden_size=128
+    )
+    cfg["vision_config"]["fullatt_block_indexes"] = [1]
+    small = tmp_path / "config.json"
+    small.write_text(json.dumps(cfg))
+    monkeypatch.setattr(module, "CONFIG_7B", small)
+    ckpt = module.build_7b_shaped(tmp_path / "shaped", "cpu")
+    saved = json.loads((ckpt / "config.json").read_text())
+    assert saved.get("dtype", saved.get("torch_dtype")) == "bfloat16"
+    backend = TransformersBackend(ckpt, device="cpu", dtype="bfloat16")
+    video = sample(ROOT / "tests" / "data" / "videos" / "bigbuckbunny.mp4", cache=False)
+    q = build_question("What happens?", ["A", "B"])
+    request = GenerationRequest(build_messages(q), [video], max_tokens=3, temperature=0.0)
+
+    async def run() -> list[str]:
+        try:
+            return [d.text async for d in backend.stream(request)]
+        finally:
+            await backend.close()
+
+    asyncio.run(run())
+    stats = backend.last_stats
+    assert stats is not None and stats.video_tokens == 960 and 1 <= stats.generated_tokens <= 3
+
+
+@pytest.mark.slow
+@needs_engines
 def test_cpu_tiny_mode_runs_the_whole_check(tmp_path: Path) -> None:
     out = tmp_path / "check.json"
     env = {**os.environ, "PYTHON": sys.executable, "VT_GPU_SITE": str(tmp_path / "site")}

@@ -20,6 +20,7 @@ from mcp_server.settings import ServerSettings, load_settings
 from mcp_server.transports import BearerTokenMiddleware, http_app, serve_stdio
 from vt_agent.config import BACKEND_CHOICES, parse_backend_options
 from vt_agent.errors import ConfigError, VTAgentError
+from vt_agent.video.presets import DEFAULT_PRESET
 
 __all__ = ["BearerTokenMiddleware", "build_parser", "http_app", "main"]
 
@@ -130,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         "a JSON object)",
     )
     p.add_argument(
-        "--preset", default=None, help="default sampling preset (video-thinker-16f) (env VT_AGENT_PRESET)"
+        "--preset", default=None, help=f"default sampling preset ({DEFAULT_PRESET}) (env VT_AGENT_PRESET)"
     )
     p.add_argument(
         "--max-tokens",

@@ -24,6 +24,7 @@ from vt_agent.errors import (
     VTAgentError,
 )
 from vt_agent.result import FormatCheck, Result, SamplingRecord, Segment, Timings
+from vt_agent.video.presets import DEFAULT_PRESET
 
 if TYPE_CHECKING:
     from mcp_types import CallToolResult
@@ -192,7 +193,7 @@ def error_text(exc: BaseException, timeout_s: float) -> str:
     if isinstance(exc, TimeoutError):
         return (
             f"The video analysis took longer than this server's limit of {timeout_s:.0f} s and was "
-            "stopped. Ask about one shorter video (or fewer videos), use preset 'video-thinker-16f', or ask "
+            f"stopped. Ask about one shorter video (or fewer videos), use preset '{DEFAULT_PRESET}', or ask "
             "the user to raise the server's --timeout."
         )
     if isinstance(exc, PathNotAllowedError):
@@ -203,7 +204,7 @@ def error_text(exc: BaseException, timeout_s: float) -> str:
             "(mp4, mkv, avi, mpg, webm, ...) or try another file."
         )
     if isinstance(exc, ContextLengthError):
-        return f"{exc}. Use fewer videos or a preset with fewer frames ('video-thinker-16f'), or a shorter question."
+        return f"{exc}. Use fewer videos or a preset with fewer frames ('{DEFAULT_PRESET}'), or a shorter question."
     if isinstance(exc, BackendUnavailableError | MissingExtraError):
         return (
             f"The model backend is not available: {exc}. This is a server configuration problem: tell the "

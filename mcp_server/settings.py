@@ -50,6 +50,7 @@ from pydantic import (
 
 from vt_agent.config import BackendConfig, make_config, settings_from_env
 from vt_agent.errors import ConfigError
+from vt_agent.video.presets import DEFAULT_PRESET
 
 __all__ = ["LOOPBACK_HOSTS", "ServerSettings", "is_loopback_host", "load_settings", "needs_no_token"]
 
@@ -100,7 +101,7 @@ class ServerSettings(BaseModel):
     allow_url_hosts: tuple[str, ...] = Field(
         default=(), description="http(s) host names videos may be downloaded from (empty: URLs refused)"
     )
-    preset: str = Field(default="video-thinker-16f", description="default frame sampling preset")
+    preset: str = Field(default=DEFAULT_PRESET, description="default frame sampling preset")
     max_tokens: int = Field(default=1024, ge=1, le=8192, description="generation limit per call")
     max_concurrency: int = Field(default=2, ge=1, le=64, description="calls decoding/generating at once")
     timeout_s: float = Field(default=600.0, gt=0, le=24 * 3600, description="per-call limit, seconds")

@@ -35,6 +35,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from vt_agent.errors import ConfigError
+from vt_agent.video.presets import DEFAULT_PRESET
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"  # an OpenAI-compatible server (`vt-agent serve`)
 
@@ -146,7 +147,7 @@ class ReasonerConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    preset: str = Field(default="video-thinker-16f", description="frame sampling preset")
+    preset: str = Field(default=DEFAULT_PRESET, description="frame sampling preset")
     max_tokens: int = Field(default=1024, ge=1, description="generation limit (1024 as the authors decoded)")
     thumbnails: int = Field(default=0, ge=0, description="evidence thumbnails at the first N cited spans")
 

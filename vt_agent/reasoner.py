@@ -52,10 +52,10 @@ from vt_agent.events import (
 from vt_agent.result import Result, SamplingRecord, Segment, Timings, answer_source
 from vt_agent.sandbox import OpenedFile
 from vt_agent.spans import assign_video, check_window, mentioned_video, seen_span
+from vt_agent.video.presets import DEFAULT_PRESET
 
 __all__ = ["DEFAULT_PRESET", "VideoReasoner", "assign_video"]
 
-DEFAULT_PRESET = "video-thinker-16f"
 VideoPaths = str | os.PathLike[str] | OpenedFile | Sequence[str | os.PathLike[str] | OpenedFile]
 
 

@@ -24,6 +24,7 @@ from vt_agent.config import (
     settings_from_env,
 )
 from vt_agent.errors import ConfigError
+from vt_agent.video.presets import DEFAULT_PRESET
 
 if TYPE_CHECKING:
     from vt_agent.backends.base import Backend
@@ -38,7 +39,6 @@ __all__ = [
     "reasoner_settings",
 ]
 
-DEFAULT_PRESET = "video-thinker-16f"
 DEFAULT_MAX_TOKENS = 1024
 FLAGS = {
     "backend": "--backend",

@@ -22,6 +22,7 @@ from vt_agent.commands.backend_args import (
 )
 from vt_agent.commands.paths import check_input_file, check_output_file
 from vt_agent.errors import ConfigError
+from vt_agent.video.presets import DEFAULT_PRESET
 
 __all__ = ["add_merge_parser", "add_run_parser", "merge_command", "run_command"]
 
@@ -96,7 +97,7 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--level", choices=("segment", "video"), default=None, help="youcook2: one item per step or per video"
     )
-    add_reasoner_arguments(parser, preset_help="frame sampling preset: video-thinker-16f, -32f or -64f")
+    add_reasoner_arguments(parser, preset_help=f"frame sampling preset: {DEFAULT_PRESET}, -32f or -64f")
     add_backend_arguments(parser)
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_command)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from vt_agent.errors import ConfigError
+from vt_agent.video.presets import DEFAULT_PRESET
 
 EPILOG = """examples:
   vt-agent inspect clip.mp4                                  # timeline and the 16 sampled frames
@@ -39,7 +40,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--preset",
-        default="video-thinker-16f",
+        default=DEFAULT_PRESET,
         help="sampling preset (default: %(default)s); see --list-presets",
     )
     parser.add_argument("--start", type=float, default=None, metavar="S", help="window start, seconds")

@@ -25,6 +25,7 @@ import numpy as np
 
 from vt_agent._lazy import require
 from vt_agent.errors import ConfigError, TrainingError
+from vt_agent.video.presets import DEFAULT_PRESET
 
 if TYPE_CHECKING:
     pass
@@ -83,7 +84,7 @@ def dataset_rows(records: Sequence[Any]) -> list[dict[str, str]]:
 
 
 def encode_prompt(
-    tokenizer: Any, video: str, question_text: str, preset: str = "video-thinker-16f"
+    tokenizer: Any, video: str, question_text: str, preset: str = DEFAULT_PRESET
 ) -> EncodedPrompt:
     """Sample ``video`` with ``preset`` and tokenize the exact Video-Thinker prompt for ``question_text``."""
     from vt_agent.backends._tokens import build_prompt_tokens
@@ -129,9 +130,7 @@ class VideoSFTCollator:
     prompt longer than ``max_length`` alone raises :class:`TrainingError`. Padding is on the right.
     """
 
-    def __init__(
-        self, tokenizer: Any, preset: str = "video-thinker-16f", max_length: int | None = None
-    ) -> None:
+    def __init__(self, tokenizer: Any, preset: str = DEFAULT_PRESET, max_length: int | None = None) -> None:
         if max_length is not None and max_length < 2:
             raise ConfigError(f"max_length must be at least 2 tokens, got {max_length}")
         self.tokenizer = tokenizer

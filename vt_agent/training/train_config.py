@@ -28,6 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vt_agent.errors import ConfigError
+from vt_agent.video.presets import DEFAULT_PRESET
 
 __all__ = [
     "DataConfig",
@@ -63,7 +64,7 @@ class ModelConfig(_Strict):
 class DataConfig(_Strict):
     train_file: Path = Field(description="JSONL training records (vt_agent.training.schema)")
     preset: str | dict[str, Any] = Field(
-        default="video-thinker-16f", description="sampling preset name, or an inline custom preset"
+        default=DEFAULT_PRESET, description="sampling preset name, or an inline custom preset"
     )
     max_samples: int | None = Field(default=None, ge=1, description="use only the first N records")
 

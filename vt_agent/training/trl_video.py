@@ -35,6 +35,7 @@ from vt_agent.training.collate import (
     encode_prompt,
     record_from_row,
 )
+from vt_agent.video.presets import DEFAULT_PRESET
 
 __all__ = ["check_video_batch", "grpo_trainer_class", "sft_trainer_class"]
 
@@ -103,7 +104,7 @@ def grpo_trainer_class() -> type:
         so TRL's image path stays off. ``video_preset`` picks the sampling preset.
         """
 
-        def __init__(self, *args: Any, video_preset: Any = "video-thinker-16f", **kwargs: Any) -> None:
+        def __init__(self, *args: Any, video_preset: Any = DEFAULT_PRESET, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             if self.use_vllm:
                 raise TrainingError(

@@ -34,7 +34,7 @@ from langgraph.types import Send
 from typing_extensions import NotRequired, TypedDict
 
 from graphs._bridge import node
-from graphs.context import GraphContext, context_of
+from graphs.context import ContextCache, GraphContext, RunContext, bind, context_of
 from graphs.stream import emit, run_reasoner
 from vt_agent.errors import ConfigError, VTAgentError
 from vt_agent.multi import (
@@ -122,10 +122,10 @@ class VideoTask(TypedDict):
     preset: str | None
 
 
-def plan(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
+async def plan(state: State, runtime: Runtime[Any], *, contexts: ContextCache) -> dict[str, Any]:
     """Check the input (and that a model is available) and plan the question."""
-    ctx = context_of(runtime)
-    ctx.get_reasoner()
+    ctx = context_of(runtime, contexts)
+    await ctx.aget_reasoner()
     videos = state.get("videos")
     if not isinstance(videos, list) or not videos or not all(isinstance(v, str) and v for v in videos):
         raise ConfigError("'videos' must be a non-empty list of video file paths")
@@ -163,12 +163,10 @@ def fan_out(state: State) -> list[Send] | str:
     ]
 
 
-def _asker(runtime: Runtime[GraphContext], preset: str | None, *, video: int | None) -> Any:
-    ctx = context_of(runtime)
-
+def _asker(ctx: GraphContext, runtime: Runtime[Any], preset: str | None, *, video: int | None) -> Any:
     async def ask(videos: list[str], question: str, options: list[str] | None) -> Result:
         result, _ = await run_reasoner(
-            ctx.get_reasoner(),
+            await ctx.aget_reasoner(),
             runtime.stream_writer,
             videos,
             question,
@@ -184,10 +182,10 @@ def _asker(runtime: Runtime[GraphContext], preset: str | None, *, video: int | N
     return ask
 
 
-async def joint(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
+async def joint(state: State, runtime: Runtime[Any], *, contexts: ContextCache) -> dict[str, Any]:
     """One trace over every video; on failure, the plan falls back to per-video traces."""
-    ctx = context_of(runtime)
-    ask = _asker(runtime, state.get("preset"), video=None)
+    ctx = context_of(runtime, contexts)
+    ask = _asker(ctx, runtime, state.get("preset"), video=None)
     try:
         async with ctx.limiter():
             result = await ask(state["videos"], state["question"], state.get("options") or None)
@@ -198,16 +196,19 @@ async def joint(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
     return {"joint": result_json(result)}
 
 
-async def ask_one(task: VideoTask, runtime: Runtime[GraphContext]) -> dict[str, Any]:
+async def ask_one(task: VideoTask, runtime: Runtime[Any], *, contexts: ContextCache) -> dict[str, Any]:
     """One video asked its sub-question; a failure is recorded, not raised."""
-    ctx = context_of(runtime)
+    ctx = context_of(runtime, contexts)
     index, path, total = task["index"], task["path"], task["total"]
     writer = runtime.stream_writer
     try:
         async with ctx.limiter():
             emit(writer, {"type": "video_start", "index": index, "path": path, "total": total})
             got = await ask_video(
-                _asker(runtime, task["preset"], video=index), Plan.model_validate(task["plan"]), index, path
+                _asker(ctx, runtime, task["preset"], video=index),
+                Plan.model_validate(task["plan"]),
+                index,
+                path,
             )
     except VTAgentError as exc:
         fail = failure(index, path, exc)
@@ -220,9 +221,9 @@ async def ask_one(task: VideoTask, runtime: Runtime[GraphContext]) -> dict[str, 
     return {"evidence": [got.model_dump(mode="json")]}
 
 
-async def synthesize_node(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
+async def synthesize_node(state: State, runtime: Runtime[Any], *, contexts: ContextCache) -> dict[str, Any]:
     """The answer from the evidence (rules, the chat model, or the joint trace)."""
-    ctx = context_of(runtime)
+    ctx = context_of(runtime, contexts)
     joint_result = state.get("joint")
     out = await synthesize(
         state["question"],
@@ -244,15 +245,14 @@ async def synthesize_node(state: State, runtime: Runtime[GraphContext]) -> dict[
     }
 
 
-def build_graph() -> StateGraph[State, GraphContext, InputState, OutputState]:
-    """The uncompiled multi-video graph."""
-    builder = StateGraph(
-        State, context_schema=GraphContext, input_schema=InputState, output_schema=OutputState
-    )
-    builder.add_node("plan", plan)
-    builder.add_node("joint", node(joint))
-    builder.add_node("ask_video", node(ask_one), input_schema=VideoTask)  # Send payload
-    builder.add_node("synthesize", node(synthesize_node))
+def build_graph(contexts: ContextCache | None = None) -> StateGraph[State, Any, InputState, OutputState]:
+    """The uncompiled multi-video graph (``contexts``: where JSON contexts become reasoners)."""
+    cache = ContextCache() if contexts is None else contexts
+    builder = StateGraph(State, context_schema=RunContext, input_schema=InputState, output_schema=OutputState)
+    builder.add_node("plan", node(bind(plan, cache)))
+    builder.add_node("joint", node(bind(joint, cache)))
+    builder.add_node("ask_video", node(bind(ask_one, cache)), input_schema=VideoTask)  # Send payload
+    builder.add_node("synthesize", node(bind(synthesize_node, cache)))
     builder.add_edge(START, "plan")
     builder.add_conditional_edges("plan", fan_out, ["joint", "ask_video"])
     builder.add_conditional_edges("joint", fan_out, ["ask_video", "synthesize"])
@@ -261,7 +261,5 @@ def build_graph() -> StateGraph[State, GraphContext, InputState, OutputState]:
     return builder
 
 
-graph: CompiledStateGraph[State, GraphContext, InputState, OutputState] = build_graph().compile(
-    name="multi_video"
-)
-"""The compiled default multi-video graph; pass ``context=GraphContext(...)`` to run it."""
+graph: CompiledStateGraph[State, Any, InputState, OutputState] = build_graph().compile(name="multi_video")
+"""The compiled default multi-video graph; run it with a JSON context or a GraphContext."""

@@ -7,6 +7,10 @@ Two ways to give the tool its model:
   reads the context through the injected ``ToolRuntime``;
 * anywhere else, bind one: ``make_video_reason_tool(GraphContext(reasoner=r))``.
 
+Inside an agent (``create_react_agent``, ``langchain.agents.create_agent``) the tool passes the
+graph's ``progress``, ``segment``, ``answer`` and ``verify`` events to the agent's stream writer
+(``stream_mode="custom"``, each with ``"tool": "video_reason"``), so agent UIs show them live.
+
 The tool's answer is a JSON string (what the agent's model reads): the answer letter, the
 grounded segments (video, MM:SS span, global seconds, caption, think), whether the trace was
 well formed, and whether it came from a scripted fake backend.
@@ -15,20 +19,21 @@ well formed, and whether it came from a scripted fake backend.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.prebuilt import ToolRuntime
 from pydantic import Field
 
 from graphs.context import GraphContext
+from graphs.stream import StreamWriter
 from vt_agent.errors import ConfigError
 from vt_agent.runs import TOOL_PURPOSE, agent_result
 
 if TYPE_CHECKING:
     from graphs.video_thinker import InputState
 
-__all__ = ["TOOL_DESCRIPTION", "make_video_reason_tool", "summarize", "video_reason"]
+__all__ = ["FORWARDED", "TOOL_DESCRIPTION", "make_video_reason_tool", "summarize", "video_reason"]
 
 TOOL_DESCRIPTION = TOOL_PURPOSE + (
     " Returns JSON: the answer, the cited segments with MM:SS spans and captions, and whether the "
@@ -55,30 +60,77 @@ def _inputs(videos: list[str], question: str, options: list[str] | None) -> Inpu
     return data
 
 
-async def _arun(context: GraphContext, videos: list[str], question: str, options: list[str] | None) -> str:
+FORWARDED = frozenset({"progress", "segment", "answer", "verify"})
+"""The video_thinker custom events a tool passes to the agent's stream (token deltas are not)."""
+
+
+def _forward(writer: StreamWriter | None, chunk: Any) -> None:
+    if writer is not None and isinstance(chunk, dict) and chunk.get("type") in FORWARDED:
+        writer({**chunk, "tool": "video_reason"})
+
+
+async def _arun(
+    context: GraphContext | dict[str, Any],
+    videos: list[str],
+    question: str,
+    options: list[str] | None,
+    writer: StreamWriter | None = None,
+) -> str:
     from graphs.video_thinker import graph
 
-    out = await graph.ainvoke(_inputs(videos, question, options), context=context)
-    return json.dumps(summarize(out), ensure_ascii=False)
+    final: dict[str, Any] = {}
+    async for mode, chunk in graph.astream(
+        _inputs(videos, question, options), context=context, stream_mode=["custom", "values"]
+    ):
+        if mode == "custom":
+            _forward(writer, chunk)
+        else:
+            final = cast("dict[str, Any]", chunk)
+    return json.dumps(summarize(final), ensure_ascii=False)
 
 
-def _run(context: GraphContext, videos: list[str], question: str, options: list[str] | None) -> str:
+def _run(
+    context: GraphContext | dict[str, Any],
+    videos: list[str],
+    question: str,
+    options: list[str] | None,
+    writer: StreamWriter | None = None,
+) -> str:
     from graphs.video_thinker import graph
 
-    out = graph.invoke(_inputs(videos, question, options), context=context)
-    return json.dumps(summarize(out), ensure_ascii=False)
+    final: dict[str, Any] = {}
+    for mode, chunk in graph.stream(
+        _inputs(videos, question, options), context=context, stream_mode=["custom", "values"]
+    ):
+        if mode == "custom":
+            _forward(writer, chunk)
+        else:
+            final = cast("dict[str, Any]", chunk)
+    return json.dumps(summarize(final), ensure_ascii=False)
 
 
-def _context_from(runtime: ToolRuntime[Any, Any]) -> GraphContext:
+def _writer() -> StreamWriter | None:
+    """The running graph's stream writer (an agent's tool node), or None outside a graph."""
+    try:
+        from langgraph.config import get_stream_writer
+
+        return get_stream_writer()
+    except RuntimeError:
+        return None
+
+
+def _context_from(runtime: ToolRuntime[Any, Any]) -> GraphContext | dict[str, Any]:
     ctx = runtime.context
     if isinstance(ctx, GraphContext):
         return ctx
     if isinstance(ctx, dict) and isinstance(ctx.get("video"), GraphContext):
         found: GraphContext = ctx["video"]
         return found
+    if isinstance(ctx, dict) and ctx:  # a JSON context (a LangGraph server): the graph validates it
+        return ctx
     raise ConfigError(
-        "video_reason needs a GraphContext: run the agent with context=GraphContext(reasoner=...), "
-        "or bind one with graphs.tools.make_video_reason_tool(GraphContext(...))"
+        "video_reason needs a model: run the agent with context=GraphContext(reasoner=...) or a JSON "
+        'context such as {"backend": "fake"}, or bind one with graphs.tools.make_video_reason_tool(...)'
     )
 
 
@@ -86,14 +138,14 @@ def _reason_in_context(
     videos: Videos, question: Question, runtime: ToolRuntime[Any, Any], options: Options = None
 ) -> str:
     """Answer a question about video files, citing time spans (reads the model from the agent's context)."""
-    return _run(_context_from(runtime), videos, question, options)
+    return _run(_context_from(runtime), videos, question, options, runtime.stream_writer)
 
 
 async def _areason_in_context(
     videos: Videos, question: Question, runtime: ToolRuntime[Any, Any], options: Options = None
 ) -> str:
     """Answer a question about video files, citing time spans (reads the model from the agent's context)."""
-    return await _arun(_context_from(runtime), videos, question, options)
+    return await _arun(_context_from(runtime), videos, question, options, runtime.stream_writer)
 
 
 video_reason: BaseTool = StructuredTool.from_function(
@@ -106,9 +158,9 @@ def make_video_reason_tool(context: GraphContext, *, name: str = "video_reason")
     """A ``video_reason`` tool bound to ``context`` (sync and async)."""
 
     def run(videos: Videos, question: Question, options: Options = None) -> str:
-        return _run(context, videos, question, options)
+        return _run(context, videos, question, options, _writer())
 
     async def arun(videos: Videos, question: Question, options: Options = None) -> str:
-        return await _arun(context, videos, question, options)
+        return await _arun(context, videos, question, options, _writer())
 
     return StructuredTool.from_function(func=run, coroutine=arun, name=name, description=TOOL_DESCRIPTION)

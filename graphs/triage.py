@@ -28,7 +28,7 @@ from langgraph.types import Send
 from typing_extensions import NotRequired, TypedDict
 
 from graphs._bridge import node
-from graphs.context import GraphContext, context_of
+from graphs.context import ContextCache, RunContext, bind, context_of
 from graphs.stream import emit
 from vt_agent.triage import (
     DEFAULT_OVERLAP_S,
@@ -104,9 +104,9 @@ class ScanTask(TypedDict):
     total: int
 
 
-async def plan(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
+async def plan(state: State, runtime: Runtime[Any], *, contexts: ContextCache) -> dict[str, Any]:
     """Probe the video and plan the windows."""
-    context_of(runtime).get_reasoner()  # fail early without a model
+    await context_of(runtime, contexts).aget_reasoner()  # fail early without a model
     planned = await plan_triage(
         state.get("video", ""),  # missing or empty: plan_triage names it
         state.get("query", ""),
@@ -162,12 +162,13 @@ def window_event(outcome: dict[str, Any], total: int) -> dict[str, Any]:
     }
 
 
-async def scan(task: ScanTask, runtime: Runtime[GraphContext]) -> dict[str, Any]:
+async def scan(task: ScanTask, runtime: Runtime[Any], *, contexts: ContextCache) -> dict[str, Any]:
     """Ask the model about one window; keep only its parsed answer and spans."""
-    ctx = context_of(runtime)
+    ctx = context_of(runtime, contexts)
+    reasoner = await ctx.aget_reasoner()
     async with ctx.limiter():
         outcome = await scan_window(
-            ctx.get_reasoner(),
+            reasoner,
             task["video"],
             task["question"],
             task["index"],
@@ -192,13 +193,12 @@ def collect(state: State) -> dict[str, Any]:
     return {"report": build_report(planned, state.get("scans", []))}
 
 
-def build_graph() -> StateGraph[State, GraphContext, InputState, OutputState]:
-    """The uncompiled triage graph."""
-    builder = StateGraph(
-        State, context_schema=GraphContext, input_schema=InputState, output_schema=OutputState
-    )
-    builder.add_node("plan", node(plan))
-    builder.add_node("scan", node(scan), input_schema=ScanTask)  # Send payload, not State
+def build_graph(contexts: ContextCache | None = None) -> StateGraph[State, Any, InputState, OutputState]:
+    """The uncompiled triage graph (``contexts``: where JSON contexts become reasoners)."""
+    cache = ContextCache() if contexts is None else contexts
+    builder = StateGraph(State, context_schema=RunContext, input_schema=InputState, output_schema=OutputState)
+    builder.add_node("plan", node(bind(plan, cache)))
+    builder.add_node("scan", node(bind(scan, cache)), input_schema=ScanTask)  # Send payload, not State
     builder.add_node("collect", collect)
     builder.add_edge(START, "plan")
     builder.add_conditional_edges("plan", fan_out, ["scan"])
@@ -207,5 +207,5 @@ def build_graph() -> StateGraph[State, GraphContext, InputState, OutputState]:
     return builder
 
 
-graph: CompiledStateGraph[State, GraphContext, InputState, OutputState] = build_graph().compile(name="triage")
-"""The compiled default triage graph; pass ``context=GraphContext(...)`` to run it."""
+graph: CompiledStateGraph[State, Any, InputState, OutputState] = build_graph().compile(name="triage")
+"""The compiled default triage graph; run it with a JSON context (``{"backend": "fake"}``) or a GraphContext."""

@@ -2,22 +2,32 @@
 
 ::
 
-    START -> prepare -> reason --(route_after_reason)--> repair -> reason      (malformed trace)
-                                                     \\-> verify -> finish      (zoom-in on)
-                                                      \\-> finish -> END
+    START -> prepare -> reason --(route_after_reason)--> reason               (stepwise: next step)
+                                                     \\-> review -> reason     (interrupt_steps)
+                                                     \\-> repair -> reason     (malformed trace)
+                                                     \\-> verify -> finish     (zoom-in on)
+                                                     \\-> finish -> END
 
 * ``prepare`` probes and samples the videos through the reasoner and keeps the sampling
   records (paths, file ids, frame indices, timestamps) in state; never frames or base64.
 * ``reason`` streams the model: custom stream events ``token``, ``segment`` (global seconds),
   ``answer`` and ``progress``; each parsed segment is appended to ``steps`` (a reducer).
+  Stepwise (the default) it generates one grounded step per graph step: it continues ``trace``
+  (and ``trace_token_ids``) until a ``<time>/<caption>/<think>`` step closes, returns it (``segments``
+  grows by one) and the graph loops back, so checkpoints, ``values``/``updates`` streams and
+  interrupts see every step; the answer step runs to the end. ``stepwise: False`` (input or
+  context): one call per answer. See :mod:`graphs.steps`.
+* ``review`` (``interrupt_steps``, off by default) pauses after each step for the caller to keep,
+  edit or drop it (``Command(resume=...)``).
 * ``repair`` asks again when the trace breaks the format rule or has no answer, at most
   ``max_repairs`` times (from the context); the router is :func:`route_after_reason`.
 * ``verify`` (off by default) re-samples densely inside each cited span and asks the model
   "Does this part of the video show: <caption>?"; ``confirmed`` says which spans held.
 
-The model comes through the run's context: ``graph.invoke(inputs, context=GraphContext(reasoner=r))``.
+The model comes through the run's context: JSON such as ``{"backend": "fake"}`` (what a LangGraph
+server sends, :class:`graphs.context.RunContext`) or ``GraphContext(reasoner=r)`` from Python.
 The compiled default ``graph`` (listed in ``langgraph.json``) has no model of its own: without a
-context, or with one that has neither a reasoner nor a backend name, a run raises ConfigError.
+context, or with one that names no backend, a run raises ConfigError naming the JSON fields.
 """
 
 from __future__ import annotations
@@ -28,10 +38,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
+from langgraph.types import interrupt
 from typing_extensions import NotRequired, TypedDict
 
 from graphs._bridge import node
-from graphs.context import GraphContext, context_of
+from graphs.context import ContextCache, GraphContext, RunContext, bind, context_of
+from graphs.steps import review_edit, run_step
 from graphs.stream import emit, result_summary, run_reasoner
 from vt_agent.errors import ConfigError
 from vt_agent.spans import check_window
@@ -73,6 +85,10 @@ class InputState(TypedDict):
     """Sampling preset name (None: the context's or the reasoner's default)."""
     verify: NotRequired[bool]
     """Run the zoom-in verification of cited spans (default: the context's ``verify``, off)."""
+    stepwise: NotRequired[bool]
+    """One grounded step per graph step (default: the context's ``stepwise``, on)."""
+    interrupt_steps: NotRequired[bool]
+    """Pause after each step for review (default: the context's ``interrupt_steps``, off)."""
 
 
 class OutputState(TypedDict):
@@ -105,6 +121,14 @@ class State(InputState, OutputState):
     """Repairs allowed for this run (copied from the context)."""
     verifications: list[dict[str, Any]]
     """Per verified segment: index, window, question, answer, confirmed, the check's trace summary."""
+    trace: str
+    """The current attempt's trace so far (the assistant message the next step continues)."""
+    trace_token_ids: list[int] | None
+    """Its token ids where the engine reports them (None: unknown, or the trace was edited)."""
+    paused: bool
+    """True after a step closed and before the answer: the next ``reason`` continues the trace."""
+    edits: Annotated[list[dict[str, Any]], operator.add]
+    """Every review edit applied (the edit and its attempt)."""
 
 
 def _check_input(state: State) -> None:
@@ -119,11 +143,11 @@ def _check_input(state: State) -> None:
         raise ConfigError("'options' must be a list of strings")
 
 
-async def prepare(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
+async def prepare(state: State, runtime: Runtime[Any], *, contexts: ContextCache) -> dict[str, Any]:
     """Probe and sample the videos once (the frame cache keeps them for ``reason``); record how."""
     _check_input(state)
-    ctx = context_of(runtime)
-    reasoner = ctx.get_reasoner()
+    ctx = context_of(runtime, contexts)
+    reasoner = await ctx.aget_reasoner()
     window = check_window(state.get("window"))
     preset = state.get("preset") or ctx.preset
     emit(runtime.stream_writer, {"type": "progress", "stage": "decode", "message": "sampling the video(s)"})
@@ -136,7 +160,12 @@ async def prepare(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any
         "attempts": 0,
         "problems": [],
         "verify": bool(state.get("verify", ctx.verify)),
+        "stepwise": bool(state.get("stepwise", ctx.stepwise)),
+        "interrupt_steps": bool(state.get("interrupt_steps", ctx.interrupt_steps)),
         "window": window,
+        "trace": "",
+        "trace_token_ids": None,
+        "paused": False,
     }
 
 
@@ -149,13 +178,15 @@ def _problems(result: dict[str, Any]) -> list[str]:
     return problems
 
 
-async def reason(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
-    """One model call, streamed: tokens, segments, answer and progress as custom events."""
-    ctx = context_of(runtime)
-    attempt = state.get("attempts", 0) + 1
+async def reason(state: State, runtime: Runtime[Any], *, contexts: ContextCache) -> dict[str, Any]:
+    """One model call, streamed: the next grounded step (stepwise) or the whole answer."""
+    ctx = context_of(runtime, contexts)
+    reasoner = await ctx.aget_reasoner()
+    continuing = bool(state.get("paused"))
+    attempt = state.get("attempts", 0) + (0 if continuing else 1)
     question = state["question"] if attempt == 1 else state["question"] + REPAIR_NOTE
-    result, steps = await run_reasoner(
-        ctx.get_reasoner(),
+    step = await run_step(
+        reasoner,
         runtime.stream_writer,
         state["videos"],
         question,
@@ -164,7 +195,12 @@ async def reason(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]
         preset=state.get("preset") or ctx.preset,
         tag={"attempt": attempt},
         token_interval_s=ctx.token_interval_s,
+        trace=state.get("trace", "") if continuing else "",
+        trace_token_ids=state.get("trace_token_ids") if continuing else None,
+        stop_after_step=bool(state.get("stepwise", ctx.stepwise)),
+        max_tokens=ctx.max_tokens or getattr(reasoner, "max_tokens", None),
     )
+    result = step.result
     data = result_summary(result)
     data["question"] = state["question"]  # the caller's question, not the repair prompt
     segments = data["segments"]
@@ -173,15 +209,21 @@ async def reason(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]
         "answer": result.answer,
         "segments": segments,
         "confirmed": [None] * len(segments),
-        "steps": steps,
+        "steps": step.steps,
         "attempts": attempt,
         "format_ok": result.format.ok,
-        "problems": _problems(data),
+        "problems": [] if step.paused else _problems(data),
+        "trace": result.trace,
+        "trace_token_ids": step.token_ids,
+        "paused": step.paused,
     }
 
 
-def route_after_reason(state: State) -> Literal["repair", "verify", "finish"]:
-    """Repair a malformed trace while attempts remain; then verify if asked; else finish."""
+def route_after_reason(state: State) -> Literal["reason", "review", "repair", "verify", "finish"]:
+    """The next step (through ``review`` when asked); at the end: repair a malformed trace while
+    attempts remain, then verify if asked, else finish."""
+    if state.get("paused"):
+        return "review" if state.get("interrupt_steps") else "reason"
     if state.get("problems") and state.get("attempts", 0) <= state.get("max_repairs", 0):
         return "repair"
     if state.get("verify") and state.get("segments"):
@@ -189,7 +231,12 @@ def route_after_reason(state: State) -> Literal["repair", "verify", "finish"]:
     return "finish"
 
 
-async def repair(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
+def review(state: State) -> dict[str, Any]:
+    """Pause after a step (``interrupt``); apply the caller's edit (:mod:`graphs.steps`)."""
+    return review_edit(state, interrupt)
+
+
+async def repair(state: State, runtime: Runtime[Any]) -> dict[str, Any]:
     """Say why the trace is asked again; ``reason`` then re-asks with a format reminder."""
     emit(
         runtime.stream_writer,
@@ -221,10 +268,10 @@ def _verify_window(seg: dict[str, Any], duration: float, min_span: float) -> tup
     return (max(0.0, start), min(duration, end))
 
 
-async def verify(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
+async def verify(state: State, runtime: Runtime[Any], *, contexts: ContextCache) -> dict[str, Any]:
     """Zoom in: sample densely inside each cited span and ask whether its caption holds there."""
-    ctx = context_of(runtime)
-    reasoner = ctx.get_reasoner()
+    ctx = context_of(runtime, contexts)
+    reasoner = await ctx.aget_reasoner()
     writer = runtime.stream_writer
     preset = ctx.verify_preset or state.get("preset") or ctx.preset
     segments = state["segments"]
@@ -294,26 +341,30 @@ def finish(state: State) -> dict[str, Any]:
     }
 
 
-def build_graph() -> StateGraph[State, GraphContext, InputState, OutputState]:
-    """The uncompiled graph (compile it with your own checkpointer/interrupts)."""
-    builder = StateGraph(
-        State, context_schema=GraphContext, input_schema=InputState, output_schema=OutputState
-    )
-    builder.add_node("prepare", node(prepare))
-    builder.add_node("reason", node(reason))
+def build_graph(contexts: ContextCache | None = None) -> StateGraph[State, Any, InputState, OutputState]:
+    """The uncompiled graph (compile it with your own checkpointer/interrupts).
+
+    ``contexts``: where JSON contexts are turned into reasoners (default: a cache of this graph's own).
+    """
+    cache = ContextCache() if contexts is None else contexts
+    builder = StateGraph(State, context_schema=RunContext, input_schema=InputState, output_schema=OutputState)
+    builder.add_node("prepare", node(bind(prepare, cache)))
+    builder.add_node("reason", node(bind(reason, cache)))
+    builder.add_node("review", review)
     builder.add_node("repair", node(repair))
-    builder.add_node("verify", node(verify))
+    builder.add_node("verify", node(bind(verify, cache)))
     builder.add_node("finish", finish)
     builder.add_edge(START, "prepare")
     builder.add_edge("prepare", "reason")
-    builder.add_conditional_edges("reason", route_after_reason, ["repair", "verify", "finish"])
+    builder.add_conditional_edges(
+        "reason", route_after_reason, ["reason", "review", "repair", "verify", "finish"]
+    )
+    builder.add_edge("review", "reason")
     builder.add_edge("repair", "reason")
     builder.add_edge("verify", "finish")
     builder.add_edge("finish", END)
     return builder
 
 
-graph: CompiledStateGraph[State, GraphContext, InputState, OutputState] = build_graph().compile(
-    name="video_thinker"
-)
-"""The compiled default graph (``langgraph.json``); pass ``context=GraphContext(...)`` to run it."""
+graph: CompiledStateGraph[State, Any, InputState, OutputState] = build_graph().compile(name="video_thinker")
+"""The compiled default graph (``langgraph.json``); run it with a JSON context or a GraphContext."""

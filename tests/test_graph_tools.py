@@ -89,7 +89,7 @@ def test_agent_calls_context_tool(bbb: Path) -> None:
         agent.ainvoke({"messages": [HumanMessage("What animal is in this clip?")]}, context=ctx(backend))
     )
     check_tool_message(out["messages"])
-    assert len(backend.requests) == 1
+    assert len([r for r in backend.requests if not r.assistant_prefix]) == 1
 
 
 def test_agent_calls_context_tool_sync(bbb: Path) -> None:
@@ -112,3 +112,58 @@ def test_context_tool_without_context(bbb: Path) -> None:
     agent = make_agent(agent_model(bbb), [video_reason])
     with pytest.raises(ConfigError, match="GraphContext"):
         asyncio.run(agent.ainvoke({"messages": [HumanMessage("hi")]}))
+
+
+def _custom_events(agent: Any, context: Any, **kw: Any) -> list[Any]:
+    async def go() -> list[Any]:
+        return [
+            c
+            async for c in agent.astream(
+                {"messages": [HumanMessage("What animal is in this clip?")]},
+                context=context,
+                stream_mode="custom",
+                **kw,
+            )
+        ]
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("bound", [False, True])
+def test_agent_streams_the_tools_events(bbb: Path, bound: bool) -> None:
+    context = ctx(FakeBackend(chunk_chars=16))
+    tools = [make_video_reason_tool(context)] if bound else [video_reason]
+    agent = make_agent(agent_model(bbb), tools, **({} if bound else {"context_schema": GraphContext}))
+    events = _custom_events(agent, None if bound else context)
+    assert events and all(e["tool"] == "video_reason" for e in events)
+    types = [e["type"] for e in events]
+    assert types[0] == "progress" and "token" not in types
+    segments = [e for e in events if e["type"] == "segment"]
+    assert [s["index"] for s in segments] == [0, 1] and segments[0]["start_s"] == 0.0
+    assert types.index("segment") < types.index("answer") == len(types) - 1 - types[::-1].index("answer")
+    # with subgraphs on, each event still arrives once
+    again = _custom_events(agent, None if bound else context, subgraphs=True)
+    assert [c for _, c in again] == events
+
+
+def test_agent_streams_the_tools_events_sync(bbb: Path) -> None:
+    agent = make_agent(agent_model(bbb), [video_reason], context_schema=GraphContext)
+    events = list(
+        agent.stream(
+            {"messages": [HumanMessage("What animal is in this clip?")]},
+            context=ctx(FakeBackend()),
+            stream_mode="custom",
+        )
+    )
+    assert [e["type"] for e in events if e["type"] == "segment"] == ["segment", "segment"]
+    assert events[-1]["type"] == "answer" and events[-1]["letter"] == "B"
+
+
+def test_agent_with_a_json_context(bbb: Path) -> None:
+    agent = make_agent(agent_model(bbb), [video_reason])
+    out = asyncio.run(
+        agent.ainvoke(
+            {"messages": [HumanMessage("What animal is in this clip?")]}, context={"backend": "fake"}
+        )
+    )
+    check_tool_message(out["messages"])

@@ -38,6 +38,11 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
+def fresh(backend: FakeBackend) -> list[GenerationRequest]:
+    """The requests that started an answer (stepwise, the others continue a trace)."""
+    return [r for r in backend.requests if not r.assistant_prefix]
+
+
 async def _collect(
     compiled: Any, inputs: dict[str, Any], context: GraphContext, **kw: Any
 ) -> tuple[list[Any], Any]:
@@ -58,19 +63,40 @@ def test_topology_snapshot() -> None:
         ("finish", "__end__", False),
         ("prepare", "reason", False),
         ("reason", "finish", True),
+        ("reason", "reason", True),
         ("reason", "repair", True),
+        ("reason", "review", True),
         ("reason", "verify", True),
         ("repair", "reason", False),
+        ("review", "reason", False),
         ("verify", "finish", False),
     ]
-    assert set(g.nodes) == {"__start__", "__end__", "prepare", "reason", "repair", "verify", "finish"}
+    assert set(g.nodes) == {
+        "__start__",
+        "__end__",
+        "prepare",
+        "reason",
+        "review",
+        "repair",
+        "verify",
+        "finish",
+    }
 
 
 def test_schemas_are_narrow() -> None:
     compiled = build_graph().compile()
     inp = compiled.get_input_jsonschema()["properties"]
     out = compiled.get_output_jsonschema()["properties"]
-    assert set(inp) == {"videos", "question", "options", "window", "preset", "verify"}
+    assert set(inp) == {
+        "videos",
+        "question",
+        "options",
+        "window",
+        "preset",
+        "verify",
+        "stepwise",
+        "interrupt_steps",
+    }
     assert set(out) == {"result", "answer", "segments", "confirmed", "attempts", "format_ok"}
 
 
@@ -99,7 +125,7 @@ def test_stream_events_in_order(bbb: Path) -> None:
     assert [c["letter"] for c in custom if c["type"] == "answer"] == ["B"]
     # node updates arrive in graph order
     nodes = [next(iter(c)) for m, c in chunks if m == "updates"]
-    assert nodes == ["prepare", "reason", "finish"]
+    assert nodes == ["prepare"] + ["reason"] * (len(segments) + 1) + ["finish"]  # a step per superstep
     assert final["answer"] == "B"
     assert final["attempts"] == 1
     assert final["format_ok"] is True
@@ -177,10 +203,10 @@ def test_repair_reasks_malformed_trace(bbb: Path) -> None:
     assert final["format_ok"] is True
     assert final["answer"] == "B"
     nodes = [next(iter(c)) for m, c in chunks if m == "updates"]
-    assert nodes == ["prepare", "reason", "repair", "reason", "finish"]
-    # the second request carries the format reminder, the first is the plain question
-    q0 = question_from_messages(backend.requests[0].messages)
-    q1 = question_from_messages(backend.requests[1].messages)
+    assert nodes == ["prepare", "reason", "repair"] + ["reason"] * (len(final["segments"]) + 1) + ["finish"]
+    # the second attempt carries the format reminder, the first is the plain question
+    q0 = question_from_messages(fresh(backend)[0].messages)
+    q1 = question_from_messages(fresh(backend)[1].messages)
     assert REPAIR_NOTE not in q0 and REPAIR_NOTE in q1
     assert final["result"]["question"] == BBB_Q
     assert {s["attempt"] for s in final["steps"]} == {2}  # no-tags has no segments
@@ -194,7 +220,7 @@ def test_repair_gives_up_after_max(bbb: Path) -> None:
     )
     assert out["attempts"] == 2
     assert out["format_ok"] is False
-    assert len(backend.requests) == 2
+    assert len(fresh(backend)) == 2
 
 
 def test_steps_accumulate_over_attempts(bbb: Path) -> None:
@@ -259,9 +285,11 @@ def test_verify_confirms_spans(bbb: Path) -> None:
     checks = [c for m, c in chunks if m == "custom" and c["type"] == "verify"]
     assert sorted(c["index"] for c in checks) == [s["index"] for s in segs]
     # each check sampled densely inside (at least verify_min_span_s around) its span
-    windows = [r.videos[0].record.window for r in backend.requests[1:]]
+    checked = [r for r in backend.requests if r.videos[0].record.window is not None]
+    assert len(checked) == len(segs) == len(fresh(backend)) - 1  # one-shot checks
+    windows = [r.videos[0].record.window for r in checked]
     assert all(w is not None and w[1] - w[0] >= 2.0 - 1e-6 for w in windows)
-    verify_qs = [question_from_messages(r.messages) for r in backend.requests[1:]]
+    verify_qs = [question_from_messages(r.messages) for r in checked]
     assert all(q.startswith("Does this part of the video show: ") and "A. Yes" in q for q in verify_qs)
 
 
@@ -289,7 +317,7 @@ def test_checkpoint_interrupt_and_resume(bbb: Path) -> None:
     size = len(pickle.dumps(values))
     assert size < 64_000, size  # paths, indices, timestamps and text: no frames
     assert "jpeg_base64" not in json.dumps(values)
-    assert len(backend.requests) == 1
+    assert len(fresh(backend)) == 1
     # edit the state (skip verifying the last segment by dropping its caption), then resume
     segs = [dict(s) for s in values["segments"]]
     segs[-1]["caption"] = None
@@ -297,7 +325,7 @@ def test_checkpoint_interrupt_and_resume(bbb: Path) -> None:
     out = run(second.ainvoke(None, config, context=context))
     assert out["confirmed"][-1] is None
     assert out["confirmed"][0] is True
-    assert len(backend.requests) == 1 + len(segs) - 1
+    assert len(fresh(backend)) == 1 + len(segs) - 1
 
 
 def test_no_context_is_a_clear_error(bbb: Path) -> None:
@@ -340,6 +368,6 @@ def test_context_builds_backend_by_name(bbb: Path) -> None:
 def test_json_context_as_a_server_sends_it(bbb: Path) -> None:
     out = graph.invoke(
         {"videos": [str(bbb)], "question": BBB_Q, "options": BBB_OPTIONS},
-        context={"backend": {"backend": "fake"}, "max_repairs": 0},  # type: ignore[arg-type]
+        context={"backend": "fake", "max_repairs": 0},
     )
     assert out["answer"] == "B" and out["result"]["backend"] == "fake"

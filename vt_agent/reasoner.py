@@ -275,8 +275,8 @@ class VideoReasoner:
 
         from vt_agent.video import check_source
 
-        for path in paths:
-            check_source(path)  # a missing file fails before any model loads
+        for path in paths:  # a missing file fails before any model loads (in a thread: it stats)
+            await asyncio.to_thread(check_source, path)
         t0 = time.perf_counter()
         loading = self._start_load()  # weights load while the frames decode
         try:

@@ -64,7 +64,8 @@ class FakeBackend:
     """Streams a scripted trace in chunks of ``chunk_chars`` characters, ``delay_s`` apart.
 
     ``script``: None (pick by the question, see :func:`~vt_agent.backends.fake_traces.choose_script`),
-    a script name, a trace text, a :class:`FakeTrace`, a list of those (one per call, cycling),
+    a script name, a trace text, a :class:`FakeTrace`, a list of those (one per question, cycling;
+    a continuation keeps its question's),
     or a callable ``request -> str | FakeTrace``. The last delta carries ``finish_reason``:
     ``"length"`` for scripts cut off at max tokens, else ``"stop"``.
 
@@ -112,8 +113,10 @@ class FakeBackend:
 
     def pick(self, request: GenerationRequest) -> FakeTrace:
         """The script this backend streams for ``request`` (the n-th call's, for a cycling list)."""
-        if self._cycle is not None:
-            return self._cycle[len(self.requests) % len(self._cycle)]
+        if self._cycle is not None:  # a continuation keeps its question's script
+            fresh = sum(1 for r in self.requests if not r.assistant_prefix)
+            turn = fresh - 1 if request.assistant_prefix and fresh else fresh
+            return self._cycle[turn % len(self._cycle)]
         if self._script is None:
             return choose_script(request)
         if isinstance(self._script, FakeTrace):

@@ -1,0 +1,187 @@
+"""The three graphs served by ``langgraph dev`` (blocking calls refused, as users run it), driven
+with ``langgraph-sdk``: JSON contexts, ``values``/``custom`` streams, a step at a time, interrupts
+between steps, an edit, resuming, thread history. Fake backend, bundled clips."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytest.importorskip("langgraph_sdk")
+pytest.importorskip("langgraph_api")
+pytest.importorskip("av")
+
+from langgraph_sdk import get_client
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+Q = "What animal is the main character of this clip?"
+OPTIONS = ["A fox", "A rabbit", "A bear", "A squirrel"]
+CONTEXT = {"backend": "fake"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _langgraph() -> str:
+    found = Path(sys.executable).parent / "langgraph"
+    if found.exists():
+        return str(found)
+    which = shutil.which("langgraph")
+    if which is None:
+        pytest.skip("the langgraph CLI is not installed (pip install 'vt-agent[dev]')")
+    return which
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    log = tmp_path_factory.mktemp("langgraph") / "server.log"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LANGGRAPH_NO_BROWSER": "1"}
+    env.pop("BG_JOB_ISOLATION", None)
+    args = [_langgraph(), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"langgraph dev exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/ok", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                pytest.fail(f"langgraph dev did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+        text = log.read_text()
+        assert "BlockingError" not in text, text[text.index("BlockingError") - 2000 :][:4000]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def _bbb() -> str:
+    return str(ROOT / "tests" / "data" / "videos" / "bigbuckbunny.mp4")
+
+
+async def _stream(client: Any, thread: str | None, graph: str, **kw: Any) -> list[tuple[str, Any]]:
+    parts = []
+    async for part in client.runs.stream(thread, graph, stream_mode=["values", "custom"], **kw):
+        assert part.event != "error", part.data
+        parts.append((part.event, part.data))
+    return parts
+
+
+def test_schemas_studio_renders(server: str) -> None:
+    async def go() -> None:
+        client = get_client(url=server)
+        for a in await client.assistants.search(limit=10):
+            schemas = await client.assistants.get_schemas(a["assistant_id"])
+            ctx = schemas["context_schema"]
+            assert ctx and {"backend", "model", "base_url", "preset", "max_tokens"} <= set(ctx["properties"])
+
+    asyncio.run(go())
+
+
+def test_video_thinker_steps_interrupt_edit_resume_history(server: str) -> None:
+    async def go() -> None:
+        client = get_client(url=server)
+        inputs = {"videos": [_bbb()], "question": Q, "options": OPTIONS}
+        # a whole run: the values stream shows the steps one at a time
+        parts = await _stream(client, None, "video_thinker", input=inputs, context=CONTEXT)
+        counts = [len(d.get("segments", [])) for e, d in parts if e == "values"]
+        grown = [c for i, c in enumerate(counts) if i == 0 or c != counts[i - 1]]
+        assert grown == [0, 1, 2]
+        custom = [d for e, d in parts if e == "custom"]
+        assert [d["index"] for d in custom if d["type"] == "segment"] == [0, 1]
+        assert [d["letter"] for d in custom if d["type"] == "answer"] == ["B"]
+        assert [d for e, d in parts if e == "values"][-1]["answer"] == "B"
+
+        # interrupts between steps: read the step, edit it, resume, keep the next one
+        thread = (await client.threads.create())["thread_id"]
+        review = {**CONTEXT, "interrupt_steps": True}
+        await _stream(client, thread, "video_thinker", input=inputs, context=review)
+        state = await client.threads.get_state(thread)
+        assert state["next"] == ["review"]
+        (pause,) = state["tasks"][0]["interrupts"]
+        assert pause["value"]["index"] == 0 and pause["value"]["step"]["caption"]
+        edit = {"caption": "A grey rabbit climbs out of its burrow.", "start_s": 0.0, "end_s": 3.0}
+        await _stream(client, thread, "video_thinker", command={"resume": edit}, context=review)
+        state = await client.threads.get_state(thread)
+        assert state["values"]["segments"][0]["caption"] == edit["caption"]
+        assert state["tasks"][0]["interrupts"][0]["value"]["index"] == 1
+        parts = await _stream(client, thread, "video_thinker", command={"resume": "keep"}, context=review)
+        final = [d for e, d in parts if e == "values"][-1]
+        assert final["answer"] == "B" and final["segments"][0]["caption"] == edit["caption"]
+        assert (final["segments"][0]["start_s"], final["segments"][0]["end_s"]) == (0.0, 3.0)
+        history = await client.threads.get_history(thread, limit=50)
+        paused = sorted({len(h["values"]["segments"]) for h in history if h["values"].get("paused")})
+        assert paused == [1, 2]  # a checkpoint after each step
+
+        # a context without a model: the error names the JSON fields to send
+        bad = [
+            p async for p in client.runs.stream(None, "video_thinker", input=inputs, context={"bakend": "x"})
+        ]
+        errors = [p.data for p in bad if p.event == "error"]
+        assert errors and "backend, model, base_url" in str(errors[0])
+
+    asyncio.run(go())
+
+
+def test_multi_video_and_triage(server: str) -> None:
+    async def go() -> None:
+        client = get_client(url=server)
+        videos = str(ROOT / "tests" / "data" / "videos")
+        parts = await _stream(
+            client,
+            None,
+            "multi_video",
+            input={
+                "videos": [f"{videos}/bigbuckbunny.mp4", f"{videos}/vtest.avi"],
+                "question": "Which video shows a rabbit?",
+                "options": ["Video 1", "Video 2", "None of them"],
+            },
+            context=CONTEXT,
+        )
+        types = {d["type"] for e, d in parts if e == "custom"}
+        assert {"plan", "video_start", "video_done"} <= types
+        assert "kind" in [d for e, d in parts if e == "values"][-1]
+        thread = (await client.threads.create())["thread_id"]
+        parts = await _stream(
+            client,
+            thread,
+            "triage",
+            input={"video": f"{videos}/vtest.avi", "query": "people walk by", "window_s": 30.0},
+            context={**CONTEXT, "concurrency": 2},
+        )
+        windows = [d for e, d in parts if e == "custom" and d["type"] == "window"]
+        report = [d for e, d in parts if e == "values"][-1]["report"]
+        assert len(windows) == len(report["windows"]) >= 3
+        assert len(await client.threads.get_history(thread, limit=50)) >= 3
+
+    asyncio.run(go())

@@ -528,3 +528,40 @@ def test_importing_the_backend_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+# ---------------------------------------------------------------- continuing a reply (stepwise)
+
+
+def test_deltas_carry_their_token_ids(backend: TransformersBackend) -> None:
+    deltas = collect(backend, request_for([synthetic_video()], max_tokens=12, temperature=0.0))
+    ids = [t for d in deltas for t in d.token_ids]
+    assert ids == [t for t in backend.last_stats.token_ids if t not in backend._eos_ids()]
+    assert "".join(d.text for d in deltas) == backend._decode(ids)
+
+
+@pytest.mark.slow
+def test_continuing_from_the_generated_token_ids_gives_the_one_shot_tokens(
+    backend: TransformersBackend,
+) -> None:
+    """Greedy: generating k tokens, then continuing from exactly those ids, gives the one-shot ids
+    (the step-by-step graph's guarantee); a divergence is reported with its logit margin."""
+    video = synthetic_video()
+    one_shot = collect(backend, request_for([video], max_tokens=24, temperature=0.0))
+    ids = [t for d in one_shot for t in d.token_ids]
+    assert len(ids) >= 8, "the tiny model ended too early to test continuation"
+    for k in (3, len(ids) // 2):
+        prefix = backend._decode(ids[:k])
+        rest = collect(
+            backend,
+            request_for(
+                [video], max_tokens=24 - k, temperature=0.0, assistant_prefix=prefix, prefix_token_ids=ids[:k]
+            ),
+        )
+        got = [t for d in rest for t in d.token_ids]
+        if got != ids[k:]:
+            first = next(i for i, (a, b) in enumerate(zip(got, ids[k:], strict=False)) if a != b)
+            pytest.fail(
+                f"continuation from {k} tokens diverges at generated token {k + first}: {got} vs {ids[k:]}"
+            )
+        assert prefix + "".join(d.text for d in rest) == "".join(d.text for d in one_shot)

@@ -145,7 +145,7 @@ def test_job_finishes_at_eos_or_max_tokens_and_once() -> None:
         assert j.stats.generated_tokens == 3 and j.stats.prefill_s == 0.5
         loop.run_until_complete(asyncio.sleep(0))
         items = [j.queue.get_nowait() for _ in range(j.queue.qsize())]
-        assert items == ["ab ", END]
+        assert items == [("ab ", tuple(b"ab ")), END]
         stop = job(max_new=10)
         stop.add_token(ord("x"), 1.0, 0.0)
         stop.add_token(0, 1.0, 0.0)  # EOS

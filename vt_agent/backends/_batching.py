@@ -165,7 +165,8 @@ class GenerationStats:
 
 @dataclass(eq=False)  # compared by identity: a queue removes exactly this job
 class Job:
-    """One request waiting for, or inside, a batch; its text goes to an asyncio queue."""
+    """One request waiting for, or inside, a batch; its text goes to an asyncio queue as
+    ``(text, token ids)`` pairs (the ids of the tokens that text was released from)."""
 
     arrays: RequestArrays
     max_new_tokens: int
@@ -179,6 +180,7 @@ class Job:
     error: BaseException | None = None
     done: bool = False
     ready_at: float = 0.0
+    pending_ids: list[int] = field(default_factory=list)  # tokens whose text is not released yet
 
     @property
     def new_tokens(self) -> list[int]:
@@ -205,9 +207,12 @@ class Job:
         self.new_tokens.append(token)
         self.stats.generated_tokens = len(self.new_tokens)
         self.stats.total_s = now - started
+        if token not in self.eos_ids:
+            self.pending_ids.append(token)
         text = self.text.push(token)
         if text:
-            self.send(text)
+            self.send((text, tuple(self.pending_ids)))
+            self.pending_ids.clear()
         if token in self.eos_ids:
             self.finish("stop")
         elif len(self.new_tokens) >= self.max_new_tokens:
@@ -223,8 +228,9 @@ class Job:
         if reason is None and error is None:
             self.stats.cancelled = True
         tail = self.text.flush() if reason is not None else ""
-        if tail:
-            self.send(tail)
+        if tail or (reason is not None and self.pending_ids):
+            self.send((tail, tuple(self.pending_ids)))
+        self.pending_ids.clear()
         self.send(END)
 
 

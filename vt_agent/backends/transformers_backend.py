@@ -27,7 +27,7 @@ import time
 from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -334,7 +334,13 @@ class TransformersBackend:
         self._check_open()
         self._ensure_tokenizer()
         with self._tokenizer_lock:
-            return build_prompt_tokens(self._tokenizer, request.messages, request.videos)
+            return build_prompt_tokens(
+                self._tokenizer,
+                request.messages,
+                request.videos,
+                assistant_prefix=request.assistant_prefix,
+                prefix_token_ids=request.prefix_token_ids,
+            )
 
     def count_prompt_tokens(self, request: GenerationRequest) -> int:
         """Prompt length in tokens, text plus video."""
@@ -450,7 +456,8 @@ class TransformersBackend:
             self._batches.submit(job)
         try:
             while (item := await job.queue.get()) is not END:
-                yield Delta(str(item))
+                text, ids = cast("tuple[str, tuple[int, ...]]", item)
+                yield Delta(text, token_ids=ids)
             if job.error is not None:
                 raise _generation_error(job.error) from job.error
             if job.stats.finish_reason is None:

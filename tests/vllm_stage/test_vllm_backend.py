@@ -211,3 +211,30 @@ def test_video_reasoner_on_the_engine(backend: VLLMBackend, bbb: Path) -> None:
         result = reasoner.reason(bbb, "What animal is it?", ["A rabbit", "A fish"])
         assert result.backend == "vllm" and result.finish_reason in ("stop", "length")
         assert result.videos[0].video_tokens == 960 and result.trace
+
+
+def test_continuing_from_generated_token_ids_gives_the_one_shot_tokens(
+    backend: VLLMBackend, loop: asyncio.AbstractEventLoop, bbb: Path
+) -> None:
+    """Greedy step-by-step generation: continuing from exactly the generated token ids gives the
+    one-shot tokens (prefix caching on); a divergence is reported with where it happens."""
+    video = sample(bbb, "video-thinker-16f")
+    one_shot = loop.run_until_complete(_collect(backend, _request([video], max_tokens=24, temperature=0.0)))
+    ids = [t for d in one_shot for t in d.token_ids]
+    assert len(ids) >= 8 and "".join(d.text for d in one_shot)
+    for k in (3, len(ids) // 2):
+        prefix = backend._tokenizer.decode(ids[:k])
+        req = _request(
+            [video],
+            max_tokens=24 - k,
+            temperature=0.0,
+            assistant_prefix=prefix,
+            prefix_token_ids=tuple(ids[:k]),
+        )
+        rest = loop.run_until_complete(_collect(backend, req))
+        got = [t for d in rest for t in d.token_ids]
+        if got != ids[k:]:
+            first = next((i for i, (a, b) in enumerate(zip(got, ids[k:], strict=False)) if a != b), len(got))
+            pytest.fail(
+                f"continuation from {k} tokens diverges at generated token {k + first}: {got} vs {ids[k:]}"
+            )

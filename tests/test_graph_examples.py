@@ -55,3 +55,13 @@ def test_triage_example_writes_nothing_into_the_repository(tmp_path: Path) -> No
     written = Path(tempfile.gettempdir()) / "vt-agent-examples" / "triage_report.html"
     assert f"wrote {written}" in out and written.exists()
     assert {p.name for p in ROOT.iterdir()} == before
+
+
+def test_sqlite_resume_example(tmp_path: Path) -> None:
+    pytest.importorskip("langgraph.checkpoint.sqlite")
+    out = run_example("graph_resume_sqlite.py", "--db", str(tmp_path / "t.sqlite"))
+    assert "run 1: step 1  00:00-00:02" in out and "run 1 exited with code 3" in out
+    assert "saved in t.sqlite: 1 step(s), next node: reason" in out
+    assert "run 2: step 2  00:02-00:05" in out and "run 2: step 1" not in out  # step 1 not generated again
+    assert "run 2: 2 model request(s), the first continuing 1 saved step(s)" in out
+    assert "answer: B (scripted: a hand-written trace), 2 steps" in out

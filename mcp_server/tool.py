@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import Context
     from mcp_types import CallToolResult
 
+    from vt_agent.pipeline import Pipeline
     from vt_agent.reasoner import VideoReasoner
     from vt_agent.sandbox import OpenedFile
 
@@ -59,6 +60,17 @@ class AppState:
     """The server's roots, checked at start (resolved)."""
     aliases: tuple[tuple[Path, Path], ...] = ()
     """(as given, resolved) for server roots given through a symlink."""
+    pipeline: Pipeline | None = None
+    """Prepares queued calls' frames while others generate (made at the first call)."""
+
+    def preparation(self) -> Pipeline:
+        """The shared :class:`vt_agent.pipeline.Pipeline`: as many calls hold frames as run, plus 2 per core."""
+        if self.pipeline is None:
+            from vt_agent.pipeline import Pipeline, default_workers
+
+            n = self.settings.max_concurrency + 2 * default_workers()
+            self.pipeline = Pipeline(self.reasoner.preset, concurrency=None, look_ahead=n)
+        return self.pipeline
 
 
 def caller_identity(ctx: Context[Any, Any]) -> str:
@@ -312,8 +324,13 @@ async def _run(
     preset: str,
     thumbnails: int,
 ) -> Result:
-    """One reasoner call, limited by the server's capacity and timeout, reporting into ``job``."""
+    """One reasoner call, limited by the server's capacity and timeout, reporting into ``job``.
+
+    The frames are sampled (from the opened files only) while the call waits for a slot, through
+    the server's shared pipeline, which bounds how many calls hold frames at once.
+    """
     from vt_agent.events import ReasonerEvent, SegmentClosed
+    from vt_agent.pipeline import PipelineItem
     from vt_agent.runs import drain
 
     segments = 0
@@ -326,10 +343,18 @@ async def _run(
         if step is not None:
             job.report(*step)
 
+    pipeline = state.preparation()
     with anyio.fail_after(state.settings.timeout_s):
-        async with state.limiter:
-            job.status = "running"
-            events = state.reasoner.astream(
-                list(paths), question, options, preset=preset, thumbnails=thumbnails
-            )
-            return await drain(events, report)
+        async with pipeline.slot():
+            ready = await pipeline.prepare(PipelineItem(job.id, list(paths), question, preset=preset))
+            async with state.limiter:
+                job.status = "running"
+                events = state.reasoner.astream(
+                    list(paths),
+                    question,
+                    options,
+                    preset=preset,
+                    thumbnails=thumbnails,
+                    prepared=ready.videos,
+                )
+                return await drain(events, report)

@@ -54,7 +54,7 @@ from vt_agent.sandbox import OpenedFile
 from vt_agent.spans import assign_video, check_window, mentioned_video, seen_span
 from vt_agent.video.presets import DEFAULT_PRESET
 
-__all__ = ["DEFAULT_PRESET", "VideoReasoner", "assign_video"]
+__all__ = ["DEFAULT_PRESET", "VideoReasoner", "assign_video", "sample_video"]
 
 VideoPaths = str | os.PathLike[str] | OpenedFile | Sequence[str | os.PathLike[str] | OpenedFile]
 
@@ -73,6 +73,20 @@ def _paths(videos: VideoPaths) -> list[str | OpenedFile]:
     if not out:
         raise ConfigError("no video given: pass at least one video path")
     return out
+
+
+def sample_video(
+    path: str | OpenedFile, preset: str, window: tuple[float, float] | None = None
+) -> PreparedVideo:
+    """Blocking: one video's frames as every question samples them (frame cache included).
+
+    The one preparation step of the protocol: :meth:`VideoReasoner.prepare` runs it in a worker
+    thread, :mod:`vt_agent.pipeline` ahead of time in its pool.
+    """
+    from vt_agent.video import sample
+
+    start_s, end_s = window if window is not None else (None, None)
+    return sample(path, preset, start_s=start_s, end_s=end_s)
 
 
 @dataclass
@@ -153,10 +167,15 @@ class VideoReasoner:
         videos: VideoPaths,
         preset: str | None = None,
         window: tuple[float, float] | None = None,
+        ready: Sequence[PreparedVideo] | None = None,
     ) -> list[PreparedVideo]:
-        """Sample every video (in a worker thread, in order); cached by file, preset and window."""
+        """Sample every video (in a worker thread, in order); cached by file, preset and window.
+
+        ``ready``: frames already sampled for these videos (see :meth:`astream`'s ``prepared``).
+        """
         out = []
-        async for item in self._prepare_iter(_paths(videos), preset or self.preset, check_window(window)):
+        paths = _paths(videos)
+        async for item in self._prepare_iter(paths, preset or self.preset, check_window(window), None, ready):
             if isinstance(item, PreparedVideo):
                 out.append(item)
         return out
@@ -167,16 +186,28 @@ class VideoReasoner:
         preset: str,
         window: tuple[float, float] | None,
         loading: _Loading | None = None,
+        ready: Sequence[PreparedVideo] | None = None,
     ) -> AsyncIterator[PreparedVideo | ProgressEvent]:
-        """Sample each video in a worker thread, in order, passing on ``loading``'s progress meanwhile."""
-        from vt_agent.video import sample
+        """Sample each video in a worker thread, in order, passing on ``loading``'s progress meanwhile.
 
-        start_s, end_s = window if window is not None else (None, None)
+        ``ready``: the videos already sampled (by :func:`sample_video`, e.g. ahead of time by
+        :mod:`vt_agent.pipeline`); they are passed on as they are.
+        """
+        if ready is not None and len(ready) != len(paths):
+            raise ConfigError(f"prepared holds {len(ready)} video(s) for {len(paths)} video path(s)")
         for i, path in enumerate(paths):
-            job = asyncio.ensure_future(asyncio.to_thread(sample, path, preset, start_s=start_s, end_s=end_s))
-            async for event in _pump(job, loading):
-                yield event
-            prepared = job.result()
+            if ready is None:
+                job = asyncio.ensure_future(asyncio.to_thread(sample_video, path, preset, window))
+                async for event in _pump(job, loading):
+                    yield event
+                prepared = job.result()
+            else:
+                prepared = ready[i]
+                if prepared.record.preset != preset:
+                    raise ConfigError(
+                        f"prepared frames of {path} were sampled with preset {prepared.record.preset!r}, "
+                        f"not {preset!r}: prepare them with the preset asked"
+                    )
             rec = prepared.record
             yield prepared
             yield ProgressEvent(
@@ -252,6 +283,7 @@ class VideoReasoner:
         assistant_prefix: str = "",
         prefix_token_ids: Sequence[int] | None = None,
         stop_after_step: bool = False,
+        prepared: Sequence[PreparedVideo] | None = None,
     ) -> AsyncGenerator[ReasonerEvent, None]:
         """Stream the events of one question (the last one is :class:`FinishedEvent`).
 
@@ -260,6 +292,9 @@ class VideoReasoner:
         again but not re-emitted. ``stop_after_step`` stops generating once a
         ``<time>``/``<caption>``/``<think>`` step closes (the answer step runs to the end); the
         :class:`FinishedEvent` then has ``paused=True`` and a result over the trace so far.
+        ``prepared``: the videos' frames already sampled with this preset and window (one per
+        video, from :func:`sample_video`, e.g. by :mod:`vt_agent.pipeline` ahead of time); no
+        decoding then happens here and ``timings.decode_s`` counts only this call.
         """
         from vt_agent.prompts import build_messages, build_question, format_options
 
@@ -275,16 +310,17 @@ class VideoReasoner:
 
         from vt_agent.video import check_source
 
-        for path in paths:  # a missing file fails before any model loads (in a thread: it stats)
-            await asyncio.to_thread(check_source, path)
+        if prepared is None:
+            for path in paths:  # a missing file fails before any model loads (in a thread: it stats)
+                await asyncio.to_thread(check_source, path)
         t0 = time.perf_counter()
         loading = self._start_load()  # weights load while the frames decode
         try:
             yield ProgressEvent("decode", f"sampling {len(paths)} video(s) with preset {preset_name}", 0.0)
-            prepared: list[PreparedVideo] = []
-            async for item in self._prepare_iter(paths, preset_name, win, loading):
+            sampled: list[PreparedVideo] = []
+            async for item in self._prepare_iter(paths, preset_name, win, loading, prepared):
                 if isinstance(item, PreparedVideo):
-                    prepared.append(item)
+                    sampled.append(item)
                 else:
                     yield item
             decode_s = time.perf_counter() - t0
@@ -300,10 +336,10 @@ class VideoReasoner:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await loading.task
 
-        records = [p.record for p in prepared]
+        records = [p.record for p in sampled]
         request = GenerationRequest(
-            messages=build_messages(question_text, n_videos=len(prepared)),
-            videos=prepared,
+            messages=build_messages(question_text, n_videos=len(sampled)),
+            videos=sampled,
             max_tokens=limit,
             temperature=self.temperature,
             top_p=self.top_p,
@@ -461,8 +497,9 @@ class VideoReasoner:
         preset: str | None = None,
         thumbnails: int | None = None,
         max_tokens: int | None = None,
+        prepared: Sequence[PreparedVideo] | None = None,
     ) -> Result:
-        """Run one question to the end and return its Result."""
+        """Run one question to the end and return its Result (``prepared``: see :meth:`astream`)."""
         from vt_agent.runs import drain
 
         return await drain(
@@ -474,6 +511,7 @@ class VideoReasoner:
                 preset=preset,
                 thumbnails=thumbnails,
                 max_tokens=max_tokens,
+                prepared=prepared,
             )
         )
 

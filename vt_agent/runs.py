@@ -29,6 +29,7 @@ from vt_agent.result import FALLBACK_NOTE, SOURCE_NOTES, Result, SamplingRecord,
 if TYPE_CHECKING:
     from vt_agent.backends.base import Backend, GenerationRequest
     from vt_agent.reasoner import VideoPaths, VideoReasoner
+    from vt_agent.video.prepared import PreparedVideo
 
 __all__ = [
     "SUMMARY_SEGMENTS",
@@ -118,12 +119,14 @@ async def generate_text(
     window: tuple[float, float] | None = None,
     preset: str | None = None,
     max_tokens: int | None = None,
+    prepared: Sequence[PreparedVideo] | None = None,
 ) -> TextOutput:
     """Ask ``messages`` (Qwen chat layout, ``{"type": "video", "video": i}`` entries) about ``videos``.
 
     The videos are sampled as :meth:`VideoReasoner.astream` samples them (preset, window, frame
     cache); decoding settings and the concurrency limit are the reasoner's. Times count from the
     call: ``first_token_s`` is the first text delta, ``total_s`` the end of generation.
+    ``prepared``: the videos' frames already sampled (see :meth:`VideoReasoner.astream`).
     """
     from vt_agent.backends.base import GenerationRequest
     from vt_agent.errors import ConfigError
@@ -132,12 +135,12 @@ async def generate_text(
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ConfigError(f"max_tokens must be a positive integer, got {limit!r}")
     t0 = time.perf_counter()
-    prepared = await reasoner.prepare(videos, preset=preset, window=window)
+    videos_in = await reasoner.prepare(videos, preset=preset, window=window, ready=prepared)
     decode_s = time.perf_counter() - t0
     await reasoner.load()
     request = GenerationRequest(
         messages=messages,
-        videos=prepared,
+        videos=videos_in,
         max_tokens=limit,
         temperature=reasoner.temperature,
         top_p=reasoner.top_p,
@@ -148,7 +151,7 @@ async def generate_text(
     return TextOutput(
         text=text,
         finish_reason=finish,
-        videos=[p.record for p in prepared],
+        videos=[p.record for p in videos_in],
         timings=Timings(
             decode_s=round(decode_s, 6),
             first_token_s=None if first is None else round(first, 6),

@@ -30,14 +30,16 @@ format check)``, halved when the Yes carried no readable span (the finding is th
 window). Ties are broken by the number of supporting segments, then by time.
 
 Memory: each window is sampled separately and nothing but its parsed outcome (spans, captions,
-think text) is kept, so peak memory is that of one window times ``concurrency``, whatever the
-video's length. Give the reasoner a small frame cache (``vt_agent.video.set_cache_limit``) or
+think text) is kept, so peak memory is that of one window times the scan's look-ahead
+(``concurrency + 2 * prepare_workers`` windows), whatever the video's length. Give the reasoner a small frame cache (``vt_agent.video.set_cache_limit``) or
 none when triaging very long videos, since windows are never asked twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
 import math
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
@@ -48,6 +50,7 @@ from vt_agent.result import mmss
 
 if TYPE_CHECKING:
     from vt_agent.events import ReasonerEvent
+    from vt_agent.video.prepared import PreparedVideo
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -188,18 +191,22 @@ async def scan_window(
     end_s: float,
     *,
     preset: str | None = None,
+    prepared: Sequence[PreparedVideo] | None = None,
 ) -> dict[str, Any]:
     """Ask the model about one window; its outcome (answer, spans in global seconds) or its error.
 
     A vt-agent error (decoding, backend) becomes the outcome's ``error``: one failed window does
-    not stop a triage.
+    not stop a triage. ``prepared``: the window's frames sampled ahead (:mod:`vt_agent.pipeline`).
     """
     from vt_agent.runs import drain
 
     base: dict[str, Any] = {"index": index, "start_s": start_s, "end_s": end_s}
+    extra: dict[str, Any] = {} if prepared is None else {"prepared": prepared}
     try:
         result = await drain(
-            reasoner.astream([video], question, list(OPTIONS), window=(start_s, end_s), preset=preset)
+            reasoner.astream(
+                [video], question, list(OPTIONS), window=(start_s, end_s), preset=preset, **extra
+            )
         )
     except VTAgentError as exc:
         return {**base, "answer": None, "error": str(exc), "segments": []}
@@ -227,13 +234,18 @@ async def scan_windows(
     concurrency: int = DEFAULT_CONCURRENCY,
     preset: str | None = None,
     indices: Iterable[int] | None = None,
+    prepare_workers: int | None = None,
 ) -> AsyncGenerator[dict[str, Any], None]:
     """Scan the plan's windows (or only ``indices``), ``concurrency`` at once; yield each outcome as it ends.
 
-    Outcomes come in the order the windows finish (each carries its ``index``). Windows are
-    started in order, one as another ends, so at most ``concurrency`` are sampled at a time.
-    Closing the iterator early cancels the windows in flight.
+    Outcomes come in the order the windows finish (each carries its ``index``). Windows go
+    through :class:`vt_agent.pipeline.Pipeline`: ``prepare_workers`` threads (default: the cores)
+    sample the next windows while ``concurrency`` are asked, at most ``concurrency + 2 *
+    prepare_workers`` windows' frames in memory. Closing the iterator early cancels the windows in
+    flight.
     """
+    from vt_agent.pipeline import Pipeline, PipelineItem, PreparedItem
+
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ConfigError(f"concurrency must be an integer >= 1, got {concurrency!r}")
     todo = list(range(len(plan.windows))) if indices is None else list(indices)
@@ -243,30 +255,50 @@ async def scan_windows(
     if len(set(todo)) != len(todo):
         raise ConfigError(f"window indices repeat: {todo}; give each window once")
     question = plan.question
-    pending = iter(todo)
-    done: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue()
+    default_preset = preset or getattr(reasoner, "preset", None)
+    # a reasoner whose astream takes no ready frames finds them in the frame cache, filled ahead
+    takes_prepared = "prepared" in inspect.signature(reasoner.astream).parameters
 
-    async def worker() -> None:
-        try:
-            for i in pending:  # shared: each worker takes the next window not started
-                start, end = plan.windows[i]
-                await done.put(
-                    await scan_window(reasoner, plan.video, question, i, start, end, preset=preset)
-                )
-        except Exception as exc:  # a bug, not a window's error: stop the scan with it
-            await done.put(exc)
+    async def ask(ready: PreparedItem) -> dict[str, Any]:
+        i: int = ready.item.data
+        start, end = plan.windows[i]
+        return await scan_window(
+            reasoner,
+            plan.video,
+            question,
+            i,
+            start,
+            end,
+            preset=ready.preset,
+            prepared=ready.videos if takes_prepared else None,
+        )
 
-    workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(todo)))]
+    items = (PipelineItem(i, plan.video, question, window=plan.windows[i], data=i) for i in todo)
+    pipeline = Pipeline(default_preset, workers=prepare_workers, concurrency=concurrency)
     try:
-        for _ in todo:
-            item = await done.get()
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        async with contextlib.aclosing(pipeline.run(items, ask)) as results:  # closed on an early exit too
+            async for done in results:
+                if done.stage == "generate":  # a bug, not a window's error (those are outcomes): stop
+                    assert done.error is not None
+                    raise done.error
+                if done.error is not None:  # the window's frames could not be sampled
+                    start, end = plan.windows[done.item.data]
+                    err = done.error
+                    if not isinstance(err, VTAgentError):
+                        raise err
+                    yield {
+                        "index": done.item.data,
+                        "start_s": start,
+                        "end_s": end,
+                        "answer": None,
+                        "error": str(err),
+                        "segments": [],
+                    }
+                    continue
+                assert done.value is not None
+                yield done.value
     finally:
-        for task in workers:
-            task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        pipeline.close()
 
 
 def _usable_span(seg: dict[str, Any]) -> bool:

@@ -31,6 +31,7 @@ question, become a row with ``error`` set; the run goes on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -61,6 +62,7 @@ from vt_agent.evaluation.records import (
 )
 
 if TYPE_CHECKING:
+    from vt_agent.pipeline import PreparedItem
     from vt_agent.reasoner import VideoReasoner
 
 __all__ = [
@@ -303,8 +305,10 @@ def _segments(segments: Iterable[Any]) -> list[dict[str, Any]]:
     return [{"start_s": s.start_s, "end_s": s.end_s, "caption": s.caption} for s in segments]
 
 
-async def _video_thinker(item: EvalItem, path: str, reasoner: VideoReasoner) -> dict[str, Any]:
-    result = await reasoner.areason(path, item.problem, item.options or None, window=item.window)
+async def _video_thinker(item: EvalItem, ready: PreparedItem, reasoner: VideoReasoner) -> dict[str, Any]:
+    from vt_agent.pipeline import reason_with
+
+    result = await reason_with(reasoner)(ready)
     return {
         "prediction": result.answer,
         "raw_output": result.trace,
@@ -314,13 +318,21 @@ async def _video_thinker(item: EvalItem, path: str, reasoner: VideoReasoner) -> 
     }
 
 
-async def _official(item: EvalItem, path: str, reasoner: VideoReasoner) -> dict[str, Any]:
+async def _official(item: EvalItem, ready: PreparedItem, reasoner: VideoReasoner) -> dict[str, Any]:
     from vt_agent.evaluation.extractors import extract_answer
     from vt_agent.runs import generate_text
     from vt_agent.spans import seen_span
     from vt_agent.trace import parse_trace
 
-    out = await generate_text(reasoner, path, official_messages(item), window=item.window)
+    videos = list(ready.item.sources)
+    out = await generate_text(
+        reasoner,
+        videos,
+        official_messages(item),
+        window=item.window,
+        preset=ready.preset,
+        prepared=ready.videos,
+    )
     start, length = seen_span(out.videos[0])
     parsed = parse_trace(out.text, duration_s=length, window_start_s=start)
     prediction = extract_answer(item.benchmark, out.text, item)
@@ -329,7 +341,7 @@ async def _official(item: EvalItem, path: str, reasoner: VideoReasoner) -> dict[
         "raw_output": out.text,
         "format_ok": prediction is not None,
         "segments": _segments(parsed.segments),
-        "timings": out.timings.model_dump(),
+        "timings": {**out.timings.model_dump(), "decode_s": round(ready.prepare_s, 6)},
     }
 
 
@@ -382,8 +394,13 @@ async def arun_benchmark(
     progress: bool = False,
     retry_failed: bool = False,
     progress_stream: TextIO | None = None,
+    prepare_workers: int | None = None,
 ) -> RunSummary:
-    """Run ``loaded``'s questions (this shard's, not yet in ``out``) and append a row for each."""
+    """Run ``loaded``'s questions (this shard's, not yet in ``out``) and append a row for each.
+
+    Questions go through :class:`vt_agent.pipeline.Pipeline`: the frames of upcoming questions are
+    prepared by ``prepare_workers`` threads (default: the cores) while ``concurrency`` generate.
+    """
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ConfigError(f"concurrency must be a positive integer, got {concurrency!r}")
     check_protocol(loaded.name, loaded.all_items, protocol)
@@ -415,62 +432,70 @@ async def arun_benchmark(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     run_one = _video_thinker if protocol == "video-thinker" else _official
     bar = _Progress(len(todo), loaded.name, progress, progress_stream or sys.stderr)
-    queue: asyncio.Queue[EvalItem] = asyncio.Queue()
-    for it in todo:
-        queue.put_nowait(it)
-    loaded_backend = False
+    from vt_agent.pipeline import ItemResult, Pipeline, PipelineItem
+
+    def row_of(item: EvalItem) -> dict[str, Any]:
+        return _base_row(item, protocol, preset, backend)
+
     load_lock = asyncio.Lock()
+    loaded_backend = False
 
-    async def answer(item: EvalItem) -> EvalResult:
+    async def generate(ready: PreparedItem) -> EvalResult:
         nonlocal loaded_backend
-        row = _base_row(item, protocol, preset, backend)
-        path = _video_path(videos_dir, item)
-        if item.key in missing_keys or not Path(path).is_file():
-            return EvalResult(**row, skipped=True, error=f"video not found: {path}")
-        try:
-            if not loaded_backend:
-                async with load_lock:
-                    if not loaded_backend:
-                        await reasoner.load()
-                        loaded_backend = True
-            return EvalResult(**row, **(await run_one(item, path, reasoner)))
-        except VideoNotFoundError as exc:
+        if not loaded_backend:  # once, at the first generation: later frames prepare meanwhile
+            async with load_lock:
+                if not loaded_backend:
+                    await reasoner.load()
+                    loaded_backend = True
+        item: EvalItem = ready.item.data
+        return EvalResult(**row_of(item), **(await run_one(item, ready, reasoner)))
+
+    def finished(done: ItemResult[EvalResult]) -> EvalResult:
+        if done.value is not None:
+            return done.value
+        row, exc = row_of(done.item.data), done.error
+        if isinstance(exc, VideoNotFoundError):
             return EvalResult(**row, skipped=True, error=str(exc))
-        except VideoError as exc:
+        if isinstance(exc, VideoError | BackendError):
             return EvalResult(**row, error=f"{type(exc).__name__}: {exc}")
-        except (BackendUnavailableError, GenerationCancelled):
-            raise
-        except BackendError as exc:
-            return EvalResult(**row, error=f"{type(exc).__name__}: {exc}")
+        assert exc is not None
+        raise exc  # a bug, not a question's failure
 
+    def record(fh: TextIO, result: EvalResult) -> None:
+        write_result(fh, result)
+        summary.ran += 1
+        if result.skipped:
+            summary.skipped += 1
+        elif result.error is not None:
+            summary.errors += 1
+        else:
+            summary.answered += 1
+            summary.correct += int(
+                answer_matches(result.benchmark, result.prediction, result.answer, options=result.options)
+            )
+        bar.update(f"{summary.correct}/{summary.answered} exact" if summary.answered else "")
+
+    runnable: list[PipelineItem] = []
     with out_path.open("a", encoding="utf-8") as fh:
-
-        async def worker() -> None:
-            while True:
-                try:
-                    item = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                result = await answer(item)
-                write_result(fh, result)
-                summary.ran += 1
-                if result.skipped:
-                    summary.skipped += 1
-                elif result.error is not None:
-                    summary.errors += 1
-                else:
-                    summary.answered += 1
-                    summary.correct += int(
-                        answer_matches(
-                            result.benchmark, result.prediction, result.answer, options=result.options
-                        )
-                    )
-                acc = f"{summary.correct}/{summary.answered} exact" if summary.answered else ""
-                bar.update(acc)
-
+        for item in todo:
+            path = _video_path(videos_dir, item)
+            if item.key in missing_keys or not Path(path).is_file():
+                record(fh, EvalResult(**row_of(item), skipped=True, error=f"video not found: {path}"))
+            else:
+                runnable.append(PipelineItem(item.key, path, item.problem, window=item.window, data=item))
+        pipeline = Pipeline(
+            preset,
+            workers=prepare_workers,
+            concurrency=concurrency,
+            model_inputs=backend.name == "transformers",
+        )
         try:
-            await asyncio.gather(*(worker() for _ in range(min(concurrency, len(todo)))))
+            stages = pipeline.run(runnable, generate, fatal=(BackendUnavailableError, GenerationCancelled))
+            async with contextlib.aclosing(stages):  # an error below cancels the items in flight at once
+                async for outcome in stages:
+                    record(fh, finished(outcome))
         finally:
+            pipeline.close()
             bar.close()
     summary.wall_s = time.perf_counter() - t0
     return summary

@@ -1,8 +1,9 @@
 """``answer_videos``: the whole multi-video answer from Python, without LangGraph.
 
-Per-video mode asks the videos with at most ``concurrency`` calls in flight; a video's frames are
-sampled inside its call, so only the videos in flight hold frames (plus the frame cache, bounded
-by ``vt_agent.video.set_cache_limit``; a file asked twice reuses its cached preparation).
+Per-video mode asks the videos through :class:`vt_agent.pipeline.Pipeline`: the next videos'
+frames are sampled in a thread pool (one thread per core) while at most ``concurrency`` calls
+generate; at most ``concurrency + 2 * cores`` videos hold frames at once (plus the frame cache,
+bounded by ``vt_agent.video.set_cache_limit``; a file asked twice reuses its cached preparation).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from vt_agent.multi.plan import DEFAULT_JOINT_MAX_VIDEOS, plan_question
 from vt_agent.multi.types import Mode, MultiAnswer, Plan, VideoEvidence, VideoFailure
 from vt_agent.result import Result
 
-__all__ = ["Progress", "answer_videos", "ask_each"]
+__all__ = ["Progress", "answer_videos", "ask_each", "ask_each_prepared"]
 
 Progress = Callable[[int, int, VideoEvidence | VideoFailure], None]
 """``(done, total, what the video gave)``, called as each video finishes."""
@@ -65,7 +66,10 @@ async def answer_videos(
             plan = plan.model_copy(update={"mode": "per_video", "why": plan.why + "; joint failed"})
         else:
             return await synthesize(question, opts, paths, plan, [], [], joint=joint)
-    evidence, errors = await ask_each(ask, plan, paths, concurrency, on_progress)
+    if plan.sub.form == "duration":  # read from each file: no frames to prepare
+        evidence, errors = await ask_each(ask, plan, paths, concurrency, on_progress)
+    else:
+        evidence, errors = await ask_each_prepared(reasoner, plan, paths, concurrency, preset, on_progress)
     out = await synthesize(question, opts, paths, plan, evidence, errors, chat=chat)
     out.warnings[:0] = notes
     return out
@@ -90,4 +94,47 @@ async def ask_each(
             on_progress(len(evidence) + len(errors), len(paths), got)
 
     await asyncio.gather(*(one(i, p) for i, p in enumerate(paths)))
+    return evidence, errors
+
+
+async def ask_each_prepared(
+    reasoner: Any,
+    plan: Plan,
+    paths: Sequence[str],
+    concurrency: int,
+    preset: str | None = None,
+    on_progress: Progress | None = None,
+) -> tuple[list[VideoEvidence], list[VideoFailure]]:
+    """:func:`ask_each` for a :class:`~vt_agent.reasoner.VideoReasoner`, frames prepared ahead."""
+    import contextlib
+
+    from vt_agent.pipeline import Pipeline, PipelineItem, PreparedItem
+
+    async def generate(ready: PreparedItem) -> VideoEvidence:
+        async def ask(v: list[str], q: str, o: list[str] | None) -> Result:
+            result: Result = await reasoner.areason(v, q, o, preset=ready.preset, prepared=ready.videos)
+            return result
+
+        return await ask_video(ask, plan, ready.item.data, paths[ready.item.data])
+
+    evidence: list[VideoEvidence] = []
+    errors: list[VideoFailure] = []
+    items = [PipelineItem(i, path, plan.sub.question or "", data=i) for i, path in enumerate(paths)]
+    pipeline = Pipeline(preset or reasoner.preset, concurrency=concurrency)
+    try:
+        async with contextlib.aclosing(pipeline.run(items, generate)) as results:
+            async for done in results:
+                i = done.item.data
+                if done.value is not None:
+                    evidence.append(done.value)
+                    got: VideoEvidence | VideoFailure = done.value
+                elif isinstance(done.error, VTAgentError):
+                    errors.append(got := failure(i, paths[i], done.error))
+                else:
+                    assert done.error is not None
+                    raise done.error  # a bug, not a video's failure
+                if on_progress is not None:
+                    on_progress(len(evidence) + len(errors), len(paths), got)
+    finally:
+        pipeline.close()
     return evidence, errors

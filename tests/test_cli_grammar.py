@@ -76,8 +76,12 @@ def test_triage_query_is_positional_and_flag_is_deprecated(capsys: pytest.Captur
 
 
 def test_deprecated_query_still_runs(vtest: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from vt_agent.video import cache_info
+
+    limit = cache_info()["limit_bytes"]
     argv = ["triage", str(vtest), "--query", "a person walks", "--window", "80", "--backend", "fake", "-q"]
     assert main(argv) == 0
+    assert cache_info()["limit_bytes"] == limit  # the command turns the frame cache off only while it runs
     captured = capsys.readouterr()
     assert "--query is deprecated" in captured.err and "query: a person walks" in captured.out
 

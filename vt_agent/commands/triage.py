@@ -233,7 +233,7 @@ def rewrite_deprecated(argv: list[str]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from vt_agent._lazy import require
     from vt_agent.reasoner import VideoReasoner
-    from vt_agent.video import check_path, set_cache_limit
+    from vt_agent.video import cache_info, check_path, set_cache_limit
 
     query = str(args.query)
     if args.concurrency < 1:
@@ -249,7 +249,6 @@ def run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         resume = default_resume_path(video, args.html) if args.resume is True else Path(args.resume)
         check_output_file(resume, "--resume")
-    set_cache_limit(0)  # windows are never asked twice: keep no frames around (memory of one window)
     backend, notices = backend_from_args(args)
     for notice in notices:
         print(notice, file=sys.stderr)
@@ -277,8 +276,13 @@ def run(args: argparse.Namespace) -> int:
         finally:
             await reasoner.aclose()
 
+    previous = cache_info()["limit_bytes"]
     try:
-        report = asyncio.run(main())
+        set_cache_limit(0)  # windows are never asked twice: keep no frames around (memory of one window)
+        try:
+            report = asyncio.run(main())
+        finally:
+            set_cache_limit(previous)  # as it was (the command may run inside a longer process)
     except (KeyboardInterrupt, Exception):
         if resume is not None:
             print(

@@ -67,10 +67,8 @@ async def run_step(
     finished: FinishedEvent | None = None
 
     def on_event(event: ReasonerEvent) -> None:
-        nonlocal ids_known, finished
-        if isinstance(event, TokenEvent):
-            if event.text and not event.token_ids:
-                ids_known = False
+        nonlocal finished
+        if isinstance(event, TokenEvent):  # text may trail its ids (a decoder holding back text)
             new_ids.extend(event.token_ids)
         elif isinstance(event, FinishedEvent):
             finished = event
@@ -99,6 +97,7 @@ async def run_step(
     if finished is None:
         raise NoResultError("the reasoner stream ended without a result (no FinishedEvent)")
     done: FinishedEvent = finished
+    # an engine that reports ids reports them all; one that reports none (fake, HTTP) gives None
     ids = [*(trace_token_ids or []), *new_ids] if ids_known and new_ids else None
     return StepRun(done.result, forward.steps, done.paused, ids, new_ids)
 

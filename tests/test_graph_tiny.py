@@ -55,3 +55,38 @@ def test_video_thinker_on_tiny_model(tiny_reasoner: Any, bbb: Path) -> None:
     assert final["attempts"] == 2 and final["format_ok"] is False
     assert "".join(tokens).endswith(result["trace"])
     assert isinstance(final["segments"], list) and len(final["confirmed"]) == len(final["segments"])
+
+
+def test_stepwise_continuation_gives_the_one_shot_tokens(tiny_reasoner: Any, bbb: Path) -> None:
+    """Greedy, torch threads pinned: the one-shot answer's tokens, then a thread forked after its
+    first half (trace and token ids in state, as a step leaves them) continued by ``reason``."""
+    import torch
+    from langgraph.checkpoint.memory import InMemorySaver
+    from transformers import AutoTokenizer
+
+    from graphs import GraphContext
+    from graphs.video_thinker import build_graph
+
+    torch.set_num_threads(1)
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_reasoner.backend.model))
+    g = build_graph().compile(checkpointer=InMemorySaver())
+    config: Any = {"configurable": {"thread_id": "tiny"}}
+    inputs = {"videos": [str(bbb)], "question": "What animal is this?", "options": ["A fox", "A rabbit"]}
+    g.invoke(inputs, config, context=GraphContext(reasoner=tiny_reasoner, max_repairs=0, stepwise=False))
+    done = g.get_state(config).values
+    ids = done["trace_token_ids"]
+    assert ids and tokenizer.decode(ids) == done["trace"]  # the engine's own ids spell the trace
+    half = len(ids) // 2
+    before_reason = next(h for h in g.get_state_history(config) if h.next == ("reason",))
+    fork = g.update_state(
+        before_reason.config,
+        {"trace": tokenizer.decode(ids[:half]), "trace_token_ids": ids[:half], "paused": True, "attempts": 1},
+        as_node="review",
+    )
+    g.invoke(None, fork, context=GraphContext(reasoner=tiny_reasoner, max_repairs=0))
+    continued = g.get_state(config).values["trace_token_ids"]
+    diverged = next((i for i, (a, b) in enumerate(zip(ids, continued, strict=False)) if a != b), None)
+    assert diverged is None and len(continued) == len(ids), (
+        f"first divergence at token {diverged} of {len(ids)} (split at {half}): "
+        f"{ids[diverged or 0 :][:4]} vs {continued[diverged or 0 :][:4]} (random weights have near-ties)"
+    )

@@ -237,3 +237,18 @@ def test_json_context_cache_schema_and_errors(bbb: Path) -> None:
         g.invoke(inputs(bbb))
     with pytest.raises(ConfigError, match='no "backend"'):
         g.invoke(inputs(bbb), context={"model": "m"})  # type: ignore[arg-type]
+
+
+def test_graph_overhead_bench_gives_verdicts() -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, str(root / "bench" / "graph_overhead.py"), "--rounds", "2", "--delay-ms", "0"],
+        capture_output=True, text=True, timeout=300, cwd=root, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr  # 1: a target missed (the verdict line says which)
+    assert "graph.astream stepwise" in proc.stdout and "stepwise / one-shot: x" in proc.stdout
+    verdicts = [line for line in proc.stdout.splitlines() if line.startswith(("[ok]", "[MISSED]"))]
+    assert len(verdicts) == 2 and "stepwise / one-shot at 0 ms per chunk" in verdicts[1]

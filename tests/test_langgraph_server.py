@@ -185,3 +185,27 @@ def test_multi_video_and_triage(server: str) -> None:
         assert len(await client.threads.get_history(thread, limit=50)) >= 3
 
     asyncio.run(go())
+
+
+def test_video_thinker_on_the_tiny_model(server: str) -> None:
+    """A real engine on the server: transformers with the tiny random checkpoint, loaded from a
+    JSON context (in a worker thread: the log must hold no BlockingError)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from vt_agent.tiny import build_tiny_checkpoint
+
+    context = {"backend": "transformers", "model": str(build_tiny_checkpoint()), "device": "cpu"}
+    context |= {"max_tokens": 24, "max_repairs": 0}
+
+    async def go() -> None:
+        client = get_client(url=server)
+        inputs = {"videos": [_bbb()], "question": Q, "options": OPTIONS}
+        parts = await _stream(client, None, "video_thinker", input=inputs, context=context)
+        final = [d for e, d in parts if e == "values"][-1]
+        assert final["result"]["backend"] == "transformers" and final["result"]["scripted"] is False
+        assert final["attempts"] == 1 and isinstance(final["segments"], list)
+        stages = {d["stage"] for e, d in parts if e == "custom" and d["type"] == "progress"}
+        assert {"decode", "load", "generate"} <= stages
+        assert any(d["type"] == "token" for e, d in parts if e == "custom")
+
+    asyncio.run(go())

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from vt_agent.errors import VTAgentError
 
-COMMANDS = ("inspect", "reason", "triage", "eval", "serve", "train")
+COMMANDS = ("inspect", "reason", "triage", "batch", "eval", "serve", "train")
 EPILOG = """settings: every backend flag is also a VT_AGENT_* variable (see docs/settings.md).
 
 examples:

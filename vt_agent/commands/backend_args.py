@@ -35,6 +35,7 @@ __all__ = [
     "add_backend_arguments",
     "add_reasoner_arguments",
     "backend_from_args",
+    "backend_spec_from_args",
     "positive_int",
     "reasoner_settings",
 ]
@@ -193,6 +194,18 @@ def backend_from_args(args: argparse.Namespace, environ: Any = None) -> tuple[Ba
     set. Flags the chosen backend ignores come back as notices.
     """
     from vt_agent.backends import load_backend
+
+    name, options, notices = backend_spec_from_args(args, environ)
+    return load_backend(name, **options), notices
+
+
+def backend_spec_from_args(
+    args: argparse.Namespace, environ: Any = None, *, local_checks: bool = True
+) -> tuple[str, dict[str, Any], list[str]]:
+    """The backend name, options and notices of :func:`backend_from_args`, nothing created.
+
+    ``local_checks`` False skips the GPU and hub checks (the backend is built on other machines).
+    """
     from vt_agent.config import resolve_backend
     from vt_agent.hub import hub_problem
 
@@ -204,11 +217,11 @@ def backend_from_args(args: argparse.Namespace, environ: Any = None) -> tuple[Ba
     notices = list(resolved.notices)
     for field in sorted(ignored_settings(config, resolved.name)):
         notices.append(f"NOTICE: {_where(field, explicit)} is ignored by the {resolved.name} backend")
-    if resolved.name in ("transformers", "vllm"):
+    if resolved.name in ("transformers", "vllm") and local_checks:
         if "device" in USED_FIELDS[resolved.name]:
             _check_device(config, explicit)
         model = str(resolved.options.get("model") or "")
         problem = hub_problem(model)
         if problem is not None:
             raise ConfigError(f"{_where('model', explicit)}: {problem}" if config.model else problem)
-    return load_backend(resolved.name, **resolved.options), notices
+    return resolved.name, dict(resolved.options), notices

@@ -85,11 +85,11 @@ def make_jobs() -> list[Job]:
 
 def on_ray(jobs: list[Job], spec: EngineSpec, workers: int, conc: int) -> tuple[float, float, float, int]:
     """Steady jobs/s (first row to last), jobs/s over the whole run, seconds to the first row, failures."""
-    from vt_agent.batch.ray_run import ray_map
+    from vt_agent.batch.ray_run import RayOptions, ray_map
 
     t0 = time.perf_counter()
     times, failed = [], 0
-    for done in ray_map([j.item() for j in jobs], spec, prepare_workers=workers, concurrency=conc):
+    for done in ray_map([j.item() for j in jobs], RayOptions(spec, concurrency=conc, prepare_workers=workers)):
         times.append(time.perf_counter())
         failed += not done.ok
     steady = (len(times) - 1) / (times[-1] - times[0])

@@ -244,3 +244,29 @@ def test_a_run_killed_halfway_resumes_without_redoing_answered_jobs(tmp_path: Pa
     assert "last line was cut off" in proc2.stderr
     assert out.read_bytes().startswith(first)
     assert sorted(rows(out)) == sorted(json.dumps(j["id"]) for j in jobs)
+
+
+def _triage_json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> object:
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_triage_of_several_recordings_gives_each_its_own_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vt_agent.commands.triage_many import html_paths
+
+    query, flags = "people walk", ["--backend", "fake", "--json", "-q", "--window", "30", "--overlap", "5"]
+    bbb, vtest = str(VIDEOS / "bigbuckbunny.mp4"), str(VIDEOS / "vtest.avi")
+    alone = [_triage_json(capsys, ["triage", v, query, *flags]) for v in (bbb, vtest)]
+    both = _triage_json(
+        capsys, ["triage", bbb, query, "--video", vtest, *flags, "--html", str(tmp_path / "r.html")]
+    )
+    assert both == alone
+    assert (tmp_path / "r-bigbuckbunny.html").is_file() and (tmp_path / "r-vtest.html").is_file()
+    assert [p.name for p in html_paths(Path("d/x.html"), ["a/c.mp4", "b/c.mp4"])] == [
+        "x-c-1.html",
+        "x-c-2.html",
+    ]
+    assert main(["triage", bbb, query, "--video", vtest, "--resume", "--backend", "fake"]) == 2
+    assert "--resume keeps the windows of one recording" in capsys.readouterr().err

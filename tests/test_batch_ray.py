@@ -120,3 +120,57 @@ def test_tiny_model_on_ray_matches_the_local_run(local_ray: Any, tmp_path: Path)
         assert on_ray[key] == local[key]
     json.dumps(local)  # rows are plain JSON
     assert "ray" in sys.modules
+
+
+def test_eval_run_on_ray_writes_the_rows_of_eval_run(local_ray: Any, tmp_path: Path) -> None:
+    from vt_agent.cli import main
+
+    records = [
+        {
+            "id": "bbb",
+            "video": "bigbuckbunny.mp4",
+            "question": "What happens?",
+            "options": ["A rabbit", "A car"],
+        },
+        {
+            "id": "w0",
+            "video": "vtest.avi",
+            "question": "Who walks?",
+            "options": ["People", "Cars"],
+            "window": [0, 6],
+        },
+        {"id": "gone", "video": "gone.mp4", "question": "What?", "options": ["This", "That"]},
+    ]
+    data = tmp_path / "bench.jsonl"
+    data.write_text("".join(json.dumps({**r, "answer": "A"}) + "\n" for r in records), "utf-8")
+    common = ["eval", "run", "jsonl", "--data", str(data), "--videos", str(VIDEOS), "--backend", "fake", "-q"]
+    assert main([*common, "--out", str(tmp_path / "local.jsonl")]) == 0
+    assert main([*common, "--out", str(tmp_path / "ray.jsonl"), "--ray", "auto", "--concurrency", "2"]) == 0
+
+    def by_key(path: Path) -> dict[str, Any]:
+        out = {}
+        for line in path.read_text("utf-8").splitlines():
+            row = json.loads(line)
+            row.pop("timings", None)
+            out[row["key"]] = row
+        return out
+
+    local, on_ray = by_key(tmp_path / "local.jsonl"), by_key(tmp_path / "ray.jsonl")
+    assert on_ray == local and len(local) == 3
+    assert sum(1 for r in local.values() if r.get("skipped")) == 1
+
+
+def test_triage_of_several_recordings_on_ray_gives_the_reports_of_each_alone(
+    local_ray: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vt_agent.cli import main
+
+    query, flags = "people walk", ["--backend", "fake", "--json", "-q", "--window", "30", "--overlap", "5"]
+    bbb, vtest = str(VIDEOS / "bigbuckbunny.mp4"), str(VIDEOS / "vtest.avi")
+    alone = []
+    for v in (bbb, vtest):
+        assert main(["triage", v, query, *flags]) == 0
+        alone.append(json.loads(capsys.readouterr().out))
+    assert main(["triage", bbb, query, "--video", vtest, *flags, "--ray", "auto", "--concurrency", "2"]) == 0
+    assert json.loads(capsys.readouterr().out) == alone
+    assert len(alone[1]["windows"]) == 3

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from vt_agent.batch.engine import FATAL, EngineSpec
+from vt_agent.batch.engine import FATAL
 from vt_agent.batch.jobs import Job
 from vt_agent.batch.output import ResultsFile, error_row, result_row
 from vt_agent.batch.progress import Progress
 from vt_agent.errors import BackendUnavailableError
 
 if TYPE_CHECKING:
+    from vt_agent.batch.ray_run import RayOptions
     from vt_agent.reasoner import VideoReasoner
 
 __all__ = ["arun_local", "run_on_ray"]
@@ -67,15 +68,13 @@ async def arun_local(
         pipeline.close()
 
 
-def run_on_ray(
-    jobs: Sequence[Job], spec: EngineSpec, results: ResultsFile, progress: Progress, **options: Any
-) -> None:
-    """Every job through :func:`~vt_agent.batch.ray_run.ray_map` (Ray connected); ``options`` go there."""
+def run_on_ray(jobs: Sequence[Job], run: RayOptions, results: ResultsFile, progress: Progress) -> None:
+    """Every job through :func:`~vt_agent.batch.ray_run.ray_map` (Ray connected)."""
     from vt_agent.batch.ray_run import ray_map
 
     items = [job.item() for job in _runnable(jobs, results, progress)]
-    progress.prepare_workers = options.get("prepare_workers")
-    for done in ray_map(items, spec, **options):
+    progress.prepare_workers = run.prepare_workers
+    for done in ray_map(items, run):
         job_id = done.item.data
         results.write(result_row(job_id, done.value) if done.ok else error_row(job_id, done.error))
         span = (done.start, done.end) if done.stage != "prepare" else None

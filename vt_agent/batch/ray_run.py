@@ -23,7 +23,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from vt_agent.pipeline import PipelineItem, PreparedItem
     from vt_agent.reasoner import VideoReasoner
 
-__all__ = ["Cluster", "Done", "Task", "connect", "ray_map"]
+__all__ = ["Cluster", "Done", "RayOptions", "Task", "aray_map", "connect", "ray_map"]
 
 Task = Callable[["VideoReasoner"], Callable[["PreparedItem"], Awaitable[Any]]]
 """What an engine actor runs: given its reasoner, the generate stage (an async function of a
@@ -133,10 +133,41 @@ class Done:
     end: float = 0.0
     worker: str = ""
     engine: str = ""
+    exception: Exception | None = None
+    """The error itself when it crosses processes intact (else only its text in ``error``)."""
 
     @property
     def ok(self) -> bool:
         return not self.error
+
+    def fail(self, exc: Exception | None, stage: str, text: str = "") -> None:
+        """Record ``exc`` (or only its ``text`` when it could not cross processes)."""
+        self.error, self.stage, self.fatal = (
+            text or _message(exc or RuntimeError()),
+            stage,
+            isinstance(exc, FATAL),
+        )
+        self.exception = _round_trip(exc) if exc is not None else None
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """How a run uses the cluster: the engine (``spec``), ``actors`` holding one each with
+    ``gpus_per_actor`` and ``cpus_per_actor``, ``concurrency`` items at once in each, and
+    ``prepare_workers`` preparation tasks at once (None: as many as free CPUs allow)."""
+
+    spec: EngineSpec
+    actors: int = 1
+    gpus_per_actor: float = 0
+    cpus_per_actor: float | None = None
+    concurrency: int = 4
+    prepare_workers: int | None = None
+
+    def line(self) -> str:
+        gpus = f"{self.gpus_per_actor:g} GPU(s) each" if self.gpus_per_actor else "no GPU"
+        return (
+            f"engine: {self.actors} actor(s) ({self.spec.backend}), {gpus}, {self.concurrency} at once each"
+        )
 
 
 def prepare_rows(batch: dict[str, Any], preset: str) -> dict[str, list[Any]]:
@@ -145,24 +176,37 @@ def prepare_rows(batch: dict[str, Any], preset: str) -> dict[str, list[Any]]:
     from vt_agent.video import set_cache_limit
 
     set_cache_limit(0)  # frames leave this process; keeping them would only hold memory
-    out: dict[str, list[Any]] = {"item": [], "prepared": [], "error": [], "prepare_s": [], "worker": []}
+    keys = ("item", "prepared", "error", "exception", "prepare_s", "worker")
+    out: dict[str, list[Any]] = {k: [] for k in keys}
     for blob in batch["item"]:
-        prepared, error, took = b"", "", 0.0
+        prepared, error, exception, took = b"", "", b"", 0.0
         try:
             ready = prepare_item(pickle.loads(blob), preset)
             took = ready.prepare_s
             prepared = pickle.dumps(ready, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
             error = _message(exc)
+            back = _round_trip(exc)
+            exception = pickle.dumps(back) if back is not None else b""
         for key, value in (
             ("item", blob),
             ("prepared", prepared),
             ("error", error),
+            ("exception", exception),
             ("prepare_s", took),
             ("worker", _worker_name()),
         ):
             out[key].append(value)
     return out
+
+
+def _round_trip(exc: Exception) -> Exception | None:
+    """``exc`` as another process will see it, or None when its class does not pickle."""
+    try:
+        back = pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return None
+    return back if isinstance(back, Exception) else None
 
 
 def _reason(reasoner: VideoReasoner) -> Callable[[PreparedItem], Awaitable[Any]]:
@@ -187,43 +231,33 @@ class EngineStage:
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[bytes]]:
         out: list[bytes] = []
-        for blob, prepared, error, prepare_s, worker in zip(
-            batch["item"], batch["prepared"], batch["error"], batch["prepare_s"], batch["worker"], strict=True
+        columns = ("item", "prepared", "error", "exception", "prepare_s", "worker")
+        for blob, prepared, error, exception, prepare_s, worker in zip(
+            *(batch[c] for c in columns), strict=True
         ):
             done = Done(pickle.loads(blob), prepare_s=float(prepare_s), worker=str(worker), engine=self.name)
             if error:
-                done.error, done.stage = str(error), "prepare"
+                done.fail(pickle.loads(exception) if exception else None, "prepare", str(error))
             else:
                 done.start = time.time()
                 try:
                     ready = pickle.loads(prepared)
                     done.value = asyncio.run_coroutine_threadsafe(self._run(ready), self.loop).result()
-                except FATAL as exc:
-                    done.error, done.stage, done.fatal = _message(exc), "generate", True
                 except Exception as exc:
-                    done.error, done.stage = _message(exc), "generate"
+                    done.fail(exc, "generate")
                 done.end = time.time()
             out.append(pickle.dumps(done, protocol=pickle.HIGHEST_PROTOCOL))
         return {"done": out}
 
 
-def ray_map(
-    items: Sequence[PipelineItem],
-    spec: EngineSpec,
-    task: Task | None = None,
-    *,
-    actors: int = 1,
-    gpus_per_actor: float = 0,
-    cpus_per_actor: float | None = None,
-    concurrency: int = 4,
-    prepare_workers: int | None = None,
-) -> Iterator[Done]:
+def ray_map(items: Sequence[PipelineItem], run: RayOptions, task: Task | None = None) -> Iterator[Done]:
     """Every item through both stages on the connected cluster (:func:`connect`); each
     :class:`Done` as it comes back. ``cpus_per_actor`` None: 1 for a local model (transformers,
     vllm), else 0 (an endpoint or a script takes no CPU of the actor's node)."""
     ray = _ray()
     if not items:
         return
+    spec, concurrency, cpus_per_actor = run.spec, run.concurrency, run.cpus_per_actor
     if cpus_per_actor is None:
         cpus_per_actor = 1.0 if spec.backend in ("transformers", "vllm") and spec.factory is None else 0.0
     rows = [{"item": pickle.dumps(it, protocol=pickle.HIGHEST_PROTOCOL)} for it in items]
@@ -233,16 +267,16 @@ def ray_map(
         batch_size=1,
         fn_kwargs={"preset": spec.preset},
         num_cpus=1,
-        compute=ray.data.TaskPoolStrategy(size=prepare_workers) if prepare_workers else None,
+        compute=ray.data.TaskPoolStrategy(size=run.prepare_workers) if run.prepare_workers else None,
     )
     ds = ds.map_batches(
         EngineStage,
         fn_constructor_kwargs={"spec": spec, "task": task},
         batch_size=1,
         num_cpus=cpus_per_actor,
-        num_gpus=gpus_per_actor or None,
+        num_gpus=run.gpus_per_actor or None,
         compute=ray.data.ActorPoolStrategy(
-            size=actors,
+            size=run.actors,
             max_tasks_in_flight_per_actor=max(2, concurrency),
             max_concurrent_calls_per_actor=concurrency,
             enable_true_multi_threading=concurrency > 1,
@@ -252,3 +286,33 @@ def ray_map(
         done = pickle.loads(row["done"])
         assert isinstance(done, Done)
         yield done
+
+
+async def aray_map(
+    items: Sequence[PipelineItem], run: RayOptions, task: Task | None = None
+) -> AsyncIterator[Done]:
+    """:func:`ray_map` for a coroutine: the blocking iteration runs in a thread, rows come through a queue."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Done | BaseException | None] = asyncio.Queue()
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for done in ray_map(items, run, task):
+                loop.call_soon_threadsafe(queue.put_nowait, done)
+                if stop.is_set():
+                    return
+        except BaseException as exc:
+            loop.call_soon_threadsafe(queue.put_nowait, exc)
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    thread = asyncio.ensure_future(asyncio.to_thread(pump))
+    try:
+        while (got := await queue.get()) is not None:
+            if isinstance(got, BaseException):
+                raise got
+            yield got
+    finally:
+        stop.set()
+        await asyncio.wait({thread})

@@ -15,14 +15,17 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from vt_agent.batch.engine import EngineSpec
 from vt_agent.batch.jobs import read_jobs
 from vt_agent.batch.output import ResultsFile
 from vt_agent.batch.progress import BatchSummary, Progress
 
-__all__ = ["run_batch"]
+if TYPE_CHECKING:
+    from vt_agent.batch.ray_run import RayOptions
+
+__all__ = ["join_cluster", "run_batch"]
 
 
 def run_batch(
@@ -57,28 +60,12 @@ def run_batch(
             _say_resume(log, results, summary)
         if ray is not None:
             from vt_agent.batch.executors import run_on_ray
-            from vt_agent.batch.ray_run import connect
+            from vt_agent.batch.ray_run import RayOptions
 
-            cluster = connect(ray)
-            if log is not None:
-                where = f"{gpus_per_actor:g} GPU(s) each" if gpus_per_actor else "no GPU"
-                print(
-                    f"{cluster.line()}; engine: {actors} actor(s), {where}, {concurrency} job(s) at once each",
-                    file=log,
-                    flush=True,
-                )
+            run = RayOptions(spec, actors, gpus_per_actor, cpus_per_actor, concurrency, prepare_workers)
+            join_cluster(ray, run, log)
             progress = Progress(summary, log, every_s)
-            run_on_ray(
-                todo,
-                spec,
-                results,
-                progress,
-                actors=actors,
-                gpus_per_actor=gpus_per_actor,
-                cpus_per_actor=cpus_per_actor,
-                concurrency=concurrency,
-                prepare_workers=prepare_workers,
-            )
+            run_on_ray(todo, run, results, progress)
         else:
             from vt_agent.batch.executors import arun_local
 
@@ -95,6 +82,15 @@ def run_batch(
 
             asyncio.run(main())
     return progress.finish()
+
+
+def join_cluster(address: str, run: RayOptions, log: TextIO | None) -> None:
+    """Connect to Ray (:func:`vt_agent.batch.ray_run.connect`) and say where and with which engines."""
+    from vt_agent.batch.ray_run import connect
+
+    cluster = connect(address)
+    if log is not None:
+        print(f"{cluster.line()}; {run.line()}", file=log, flush=True)
 
 
 def _say_resume(log: TextIO, results: ResultsFile, summary: BatchSummary) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vt_agent.commands.backend_args import (
     add_backend_arguments,
@@ -19,6 +19,12 @@ from vt_agent.commands.backend_args import (
 )
 from vt_agent.commands.paths import check_input_file, check_output_file
 from vt_agent.errors import ConfigError
+
+if TYPE_CHECKING:
+    from vt_agent.batch import EngineSpec
+    from vt_agent.batch.ray_run import RayOptions
+
+__all__ = ["add_ray_arguments", "engine_spec", "ray_options", "register"]
 
 EPILOG = """jobs file: one JSON object a line,
   {"id": "q1", "video": "clips/a.mp4", "question": "What happens first?", "options": ["A man enters", "A dog barks"]}
@@ -45,27 +51,8 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "batch",
-        help="answer a jobs file of (video, question) jobs, one JSON line each (resumable; Ray optional)",
-        description=(
-            "Answer every job of JOBS (JSONL) and append one line per job to --out: its id and the Result "
-            "fields, or its id and an error (the run goes on; exit code 0). Rerunning with the same --out "
-            "skips the jobs already there. Without --ray the jobs run here, frames of upcoming jobs prepared "
-            "while the engine answers; with --ray the same two stages run as a Ray Data pipeline: preparation "
-            "on every node, the engine in --engine-actors actors holding one backend each."
-        ),
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("jobs", metavar="JOBS", type=Path, help="jobs file (.jsonl)")
-    parser.add_argument(
-        "--out", required=True, type=Path, metavar="FILE", help="results JSONL (appended; resumes)"
-    )
-    parser.add_argument(
-        "--videos", type=Path, default=None, metavar="DIR", help="folder of relative video paths"
-    )
+def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--ray --engine-actors --gpus-per-actor --cpus-per-actor`` (batch, eval run)."""
     parser.add_argument(
         "--ray",
         default=None,
@@ -90,6 +77,30 @@ def register(subparsers: Any) -> None:
         metavar="C",
         help="--ray: CPUs reserved per engine actor (default: 1 for transformers and vllm, else 0)",
     )
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "batch",
+        help="answer a jobs file of (video, question) jobs, one JSON line each (resumable; Ray optional)",
+        description=(
+            "Answer every job of JOBS (JSONL) and append one line per job to --out: its id and the Result "
+            "fields, or its id and an error (the run goes on; exit code 0). Rerunning with the same --out "
+            "skips the jobs already there. Without --ray the jobs run here, frames of upcoming jobs prepared "
+            "while the engine answers; with --ray the same two stages run as a Ray Data pipeline: preparation "
+            "on every node, the engine in --engine-actors actors holding one backend each."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("jobs", metavar="JOBS", type=Path, help="jobs file (.jsonl)")
+    parser.add_argument(
+        "--out", required=True, type=Path, metavar="FILE", help="results JSONL (appended; resumes)"
+    )
+    parser.add_argument(
+        "--videos", type=Path, default=None, metavar="DIR", help="folder of relative video paths"
+    )
+    add_ray_arguments(parser)
     parser.add_argument(
         "--concurrency",
         type=positive_int,
@@ -113,14 +124,19 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _spec(args: argparse.Namespace) -> tuple[Any, list[str]]:
+def engine_spec(args: argparse.Namespace) -> tuple[EngineSpec, list[str]]:
+    """The engine the backend and reasoner flags name, and its notices; the Ray flags checked.
+
+    With ``--ray`` the GPU and hub checks are left to the actors' machines; a vLLM engine of
+    ``--gpus-per-actor K`` gets tensor-parallel size K, a transformers engine on CPUs
+    ``--cpus-per-actor`` torch threads (1 by default), so that actors do not oversubscribe a node.
+    """
     from vt_agent.batch import EngineSpec
 
     preset, max_tokens = reasoner_settings(args)
     name, options, notices = backend_spec_from_args(args, local_checks=args.ray is None)
     if args.ray is None:
-        for flag in ("engine_actors", "gpus_per_actor", "cpus_per_actor"):
-            default = {"engine_actors": 1, "gpus_per_actor": 0.0, "cpus_per_actor": None}[flag]
+        for flag, default in (("engine_actors", 1), ("gpus_per_actor", 0.0), ("cpus_per_actor", None)):
             if getattr(args, flag) != default:
                 notices.append(f"NOTICE: --{flag.replace('_', '-')} is used with --ray only; ignored")
     elif name == "vllm" and args.gpus_per_actor > 1 and "tensor_parallel_size" not in options:
@@ -129,9 +145,25 @@ def _spec(args: argparse.Namespace) -> tuple[Any, list[str]]:
                 f"--gpus-per-actor {args.gpus_per_actor:g}: a vLLM engine takes a whole number of GPUs"
             )
         options["tensor_parallel_size"] = int(args.gpus_per_actor)
-    threads = 1 if name == "transformers" and args.ray is not None and not args.gpus_per_actor else None
+    threads = None
+    if name == "transformers" and args.ray is not None and not args.gpus_per_actor:
+        threads = max(1, int(args.cpus_per_actor or 1))
     spec = EngineSpec(name, options, preset=preset, max_tokens=max_tokens, torch_threads=threads)
     return spec, notices
+
+
+def ray_options(args: argparse.Namespace, spec: EngineSpec, concurrency: int) -> RayOptions:
+    """The cluster settings of the Ray flags (``--prepare-workers`` when the command has it)."""
+    from vt_agent.batch.ray_run import RayOptions
+
+    return RayOptions(
+        spec,
+        actors=args.engine_actors,
+        gpus_per_actor=args.gpus_per_actor,
+        cpus_per_actor=args.cpus_per_actor,
+        concurrency=concurrency,
+        prepare_workers=getattr(args, "prepare_workers", None),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -143,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {args.out} is the jobs file; write the results to another file")
     if args.videos is not None and not args.videos.is_dir():
         raise ConfigError(f"--videos {args.videos}: no such folder")
-    spec, notices = _spec(args)
+    spec, notices = engine_spec(args)
     for notice in notices:
         print(notice, file=sys.stderr)
     summary = run_batch(

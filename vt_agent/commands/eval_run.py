@@ -20,6 +20,7 @@ from vt_agent.commands.backend_args import (
     backend_from_args,
     reasoner_settings,
 )
+from vt_agent.commands.batch import add_ray_arguments
 from vt_agent.commands.paths import check_input_file, check_output_file
 from vt_agent.errors import ConfigError
 from vt_agent.video.presets import DEFAULT_PRESET
@@ -30,6 +31,8 @@ RUN_EPILOG = """examples:
   vt-agent eval run video-holmes --data test_Video-Holmes.json --videos Benchmark/videos --out holmes.jsonl \\
       --backend vllm --model /models/Video-Thinker-7B
   vt-agent eval run vrbench --data VRBench_eval.jsonl --videos VRBench --out vr.jsonl --shard 0/4
+  vt-agent eval run vrbench --data VRBench_eval.jsonl --videos VRBench --out vr.jsonl --ray auto \\
+      --backend vllm --model /models/Video-Thinker-7B --engine-actors 8 --gpus-per-actor 1
   vt-agent eval run activitynet-qa --data test_q.json --videos anet --protocol official --out anet.jsonl
   vt-agent eval run jsonl --data my.jsonl --videos clips --backend fake --out try.jsonl   # scripted, no model
   vt-agent eval merge vr-0.jsonl vr-1.jsonl vr-2.jsonl vr-3.jsonl --out vr.jsonl
@@ -85,6 +88,7 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="run again the rows of --out with an error or a missing video",
     )
+    add_ray_arguments(parser)
     parser.add_argument(
         "--subcategories",
         default=None,
@@ -158,10 +162,21 @@ def run_command(args: argparse.Namespace) -> int:
             "benchmark's file shape)"
         )
     check_protocol(loaded.name, loaded.all_items, args.protocol)  # refuse before loading any model
-    backend, notices = backend_from_args(args)
+    ray = None
+    if args.ray is not None:  # the engines are built in the actors; this one only names the rows
+        from vt_agent.batch.runner import join_cluster
+        from vt_agent.commands.batch import engine_spec, ray_options
+
+        spec, notices = engine_spec(args)
+        backend = spec.build_backend()
+        ray = ray_options(args, spec, args.concurrency)
+    else:
+        backend, notices = backend_from_args(args)
     for notice in notices:
         print(notice, file=sys.stderr)
     reasoner = VideoReasoner(backend, preset=preset, max_tokens=max_tokens)
+    if ray is not None:
+        join_cluster(args.ray, ray, sys.stderr)
 
     async def main() -> Any:
         try:
@@ -175,6 +190,7 @@ def run_command(args: argparse.Namespace) -> int:
                 concurrency=args.concurrency,
                 progress=not args.quiet,
                 retry_failed=args.retry_failed,
+                ray=ray,
             )
         finally:
             await reasoner.aclose()

@@ -22,6 +22,7 @@ from vt_agent.commands.backend_args import (
     backend_from_args,
     reasoner_settings,
 )
+from vt_agent.commands.batch import add_ray_arguments
 from vt_agent.commands.paths import check_output_file
 from vt_agent.errors import ConfigError
 from vt_agent.result import mmss
@@ -36,6 +37,8 @@ EPILOG = """examples:
   vt-agent triage recording.mp4 "a car stops" --window 60 --overlap 5 --backend openai --base-url http://127.0.0.1:8000/v1
   vt-agent triage recording.mp4 "a car stops" --html report.html --resume   # progress in report.triage.sqlite
   vt-agent triage recording.mp4 "a dog runs" --backend fake --json -q       # scripted traces, no model
+  vt-agent triage cam1.mp4 "a car stops" --video cam2.mp4 --video cam3.mp4 --html day.html --ray auto \\
+      --backend vllm --model /models/Video-Thinker-7B --engine-actors 4 --gpus-per-actor 1
 """
 
 
@@ -56,6 +59,15 @@ def register(subparsers: Any) -> None:
         "query",
         metavar="QUERY",
         help='what to look for, e.g. "someone crosses the lawn" (--query QUERY: deprecated spelling)',
+    )
+    parser.add_argument(
+        "--video",
+        dest="more_videos",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="another recording to triage for QUERY (repeatable): one report each (--html OUT.html: "
+        "OUT-<name>.html each; --json: a list)",
     )
     parser.add_argument(
         "--window",
@@ -92,6 +104,7 @@ def register(subparsers: Any) -> None:
         help="keep each finished window in a SQLite FILE and skip the windows it holds (default FILE: "
         "next to --html as OUT.triage.sqlite, else VIDEO-NAME.triage.sqlite in the working folder)",
     )
+    add_ray_arguments(parser)
     parser.add_argument(
         "--quiet", "-q", "--no-progress", dest="quiet", action="store_true", help="no progress bar on stderr"
     )
@@ -235,6 +248,12 @@ def run(args: argparse.Namespace) -> int:
     from vt_agent.reasoner import VideoReasoner
     from vt_agent.video import cache_info, check_path, set_cache_limit
 
+    if args.more_videos or args.ray is not None:  # several recordings, or windows on a Ray cluster
+        from vt_agent.commands.triage_many import run_many
+
+        if args.html is not None:
+            check_output_file(args.html, "--html")
+        return run_many(args)
     query = str(args.query)
     if args.concurrency < 1:
         raise ConfigError(f"--concurrency must be >= 1, got {args.concurrency}")

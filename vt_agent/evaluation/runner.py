@@ -62,6 +62,7 @@ from vt_agent.evaluation.records import (
 )
 
 if TYPE_CHECKING:
+    from vt_agent.batch.ray_run import RayOptions
     from vt_agent.pipeline import PreparedItem
     from vt_agent.reasoner import VideoReasoner
 
@@ -395,11 +396,14 @@ async def arun_benchmark(
     retry_failed: bool = False,
     progress_stream: TextIO | None = None,
     prepare_workers: int | None = None,
+    ray: RayOptions | None = None,
 ) -> RunSummary:
     """Run ``loaded``'s questions (this shard's, not yet in ``out``) and append a row for each.
 
     Questions go through :class:`vt_agent.pipeline.Pipeline`: the frames of upcoming questions are
     prepared by ``prepare_workers`` threads (default: the cores) while ``concurrency`` generate.
+    ``ray``: the same two stages on the connected Ray cluster instead (:mod:`vt_agent.batch.ray_run`;
+    its engine actors build their own backend, named like ``reasoner``'s).
     """
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ConfigError(f"concurrency must be a positive integer, got {concurrency!r}")
@@ -490,10 +494,17 @@ async def arun_benchmark(
             model_inputs=backend.name == "transformers",
         )
         try:
-            stages = pipeline.run(runnable, generate, fatal=(BackendUnavailableError, GenerationCancelled))
-            async with contextlib.aclosing(stages):  # an error below cancels the items in flight at once
-                async for outcome in stages:
-                    record(fh, finished(outcome))
+            if ray is not None:
+                from vt_agent.evaluation.on_ray import run_on_ray
+
+                await run_on_ray(runnable, ray, protocol, run_one, lambda done: record(fh, finished(done)))
+            else:
+                stages = pipeline.run(
+                    runnable, generate, fatal=(BackendUnavailableError, GenerationCancelled)
+                )
+                async with contextlib.aclosing(stages):  # an error below cancels the items in flight at once
+                    async for outcome in stages:
+                        record(fh, finished(outcome))
         finally:
             pipeline.close()
             bar.close()

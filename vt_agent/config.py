@@ -21,6 +21,8 @@ no GPU, no model configured                 ``transformers`` with the tiny rando
 CPU rule: a model that is not the tiny checkpoint on the CPU with ``transformers`` is refused
 with :class:`ConfigError` (Video-Thinker-7B needs ~16 GB in bf16 and minutes per answer) unless
 ``force_cpu_7b``.
+
+Over 400 lines: the typed settings, their environment variables and the ``auto`` resolution name the same fields; split, one table would spread over three files.
 """
 
 from __future__ import annotations

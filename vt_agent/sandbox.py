@@ -9,6 +9,8 @@ symbolic link is refused. The descriptor is then checked with ``fstat`` (a non-e
 at most ``max_bytes``) and wrapped in an :class:`OpenedFile`: every later read (probing,
 decoding, thumbnails, cache identity) goes through it, so swapping the name afterwards changes
 nothing. Error messages quote the path as the caller gave it and nothing derived from it.
+
+Over 400 lines: two ways to open beneath a folder (openat2, the O_NOFOLLOW walk) and the file object over the descriptor: the guarantee is theirs jointly.
 """
 
 from __future__ import annotations

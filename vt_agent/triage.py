@@ -33,6 +33,8 @@ Memory: each window is sampled separately and nothing but its parsed outcome (sp
 think text) is kept, so peak memory is that of one window times the scan's look-ahead
 (``concurrency + 2 * prepare_workers`` windows), whatever the video's length. Give the reasoner a small frame cache (``vt_agent.video.set_cache_limit``) or
 none when triaging very long videos, since windows are never asked twice.
+
+Over 400 lines: planning, scanning, merging and the report are one pipeline over shared types; durable progress lives in :mod:`vt_agent.triage_resume`.
 """
 
 from __future__ import annotations

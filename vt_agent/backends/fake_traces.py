@@ -10,6 +10,8 @@ times, output cut off at max tokens, an empty answer, base-Qwen seconds format, 
 contradicts the discussion.
 
 Everything here exists for tests and examples only. Nothing in it looks at a video.
+
+Over 400 lines: mostly data: the hand-written traces themselves.
 """
 
 from __future__ import annotations

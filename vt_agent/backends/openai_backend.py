@@ -14,6 +14,8 @@ part carries ``uuid = SamplingRecord.cache_key`` so the server's multimodal cach
 Transient failures (connection errors, 429, 5xx) are retried with exponential backoff before the
 first token; other 4xx are not. An unreachable server and a wrong model name raise
 :class:`~vt_agent.errors.BackendUnavailableError` saying what to do.
+
+Over 400 lines: request encoding, the server-sent-event reader, retries and error mapping of one HTTP client.
 """
 
 from __future__ import annotations

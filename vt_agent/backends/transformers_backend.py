@@ -16,6 +16,8 @@ one ``generate`` (left padding, all their videos in one vision pass), up to ``ma
 requests and ``max_batch_tokens`` padded tokens. Each keeps its own stream: a row ends at its own
 EOS or ``max_tokens``, and closing one stream stops only that row (the batch ends when all rows do).
 Batches are static: a request that arrives while one runs waits for the next.
+
+Over 400 lines: loading, device and dtype choice and the batched generation of one engine; the torch-free batching is in ``_batching.py``, the tokens in ``_tokens.py``.
 """
 
 from __future__ import annotations

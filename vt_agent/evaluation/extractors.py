@@ -44,6 +44,8 @@ benchmarks' own scripts (parity is tested against the official code, see ``tests
 
 With ``protocol="video-thinker"`` every multiple-choice benchmark uses the paper's ladder;
 open-ended sets (ActivityNet-QA, YouCook2) are refused under that protocol.
+
+Over 400 lines: one official answer extractor per benchmark, each a port checked against the original code, kept side by side so their differences stay visible.
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ time, but METEOR and the PTB tokenizer run ``java`` (Debian: ``apt-get install
 default-jre-headless``) and the tokenizer writes a temporary file beside its jar, so the
 site-packages directory must be writable. ``tokenizer="simple"`` (lower-case words, COCO's
 punctuation dropped) avoids Java for ROUGE-L and BLEU-1.
+
+Over 400 lines: three metric families (accuracy, temporal grounding, captions) that share the per-type tables; each is small.
 """
 
 from __future__ import annotations

@@ -26,6 +26,8 @@ Sharding: ``shard=(i, n)`` runs the questions at positions ``p`` (in file order,
 ``limit``) with ``p % n == i``; shard outputs merge with :func:`merge_results` into the same
 rows an unsharded run writes. A video that fails to decode, and a backend failure on one
 question, become a row with ``error`` set; the run goes on.
+
+Over 400 lines: the two protocols (video-thinker, official), resuming and sharding share the rules of one results file.
 """
 
 from __future__ import annotations

@@ -31,6 +31,8 @@ are counted.
 CG-Bench and STAR define no prediction file (CG-Bench's code stores each scored answer inside the
 question's annotation file; STAR has no offline scorer): :func:`score_predictions` refuses them and
 points to ``vt-agent eval report`` on a results file.
+
+Over 400 lines: one scorer per official prediction format, all producing the same score table.
 """
 
 from __future__ import annotations

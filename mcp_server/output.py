@@ -23,7 +23,7 @@ from vt_agent.errors import (
     VideoError,
     VTAgentError,
 )
-from vt_agent.result import FormatCheck, Result, SamplingRecord, Segment, Timings
+from vt_agent.result import FormatCheck, Result, SamplingRecord, Segment, Source, Timings
 from vt_agent.video.presets import DEFAULT_PRESET
 
 if TYPE_CHECKING:
@@ -88,6 +88,15 @@ class VideoReasonOutput(BaseModel):
     backend: str = ""
     model: str = ""
     scripted: bool = Field(default=False, description="True: a scripted fake backend wrote the trace")
+    source: Source | None = Field(
+        default=None,
+        description="where the answer came from: 'model' (a trained model), 'random weights' (a random-weight "
+        "checkpoint: noise, not a prediction) or 'scripted' (the fake backend's hand-written trace)",
+    )
+    answer_fallback: bool = Field(
+        default=False,
+        description="True: the trace has no <answer> tag and the letter was read by the fallback rules",
+    )
 
 
 def _output(result: Result, *, elapsed_s: float) -> VideoReasonOutput:
@@ -113,6 +122,8 @@ def _output(result: Result, *, elapsed_s: float) -> VideoReasonOutput:
         backend=result.backend,
         model=result.model,
         scripted=result.scripted,
+        source=result.source,
+        answer_fallback=result.answer_fallback,
     )
 
 

@@ -127,6 +127,7 @@ def test_good_call_structured_text_images_progress() -> None:
     assert data["answer"] in {"A", "B", "C"}
     assert data["options"] == ["A. sleeps", "B. eats", "C. runs"]
     assert data["scripted"] is True and data["backend"] == "fake"
+    assert data["source"] == "scripted" and data["answer_fallback"] is False  # provenance, as in Result
     segs = data["segments"]
     assert segs and all(s["start_s"] is not None and ":" in s["start"] for s in segs)
     assert all(s["caption"] for s in segs)
@@ -135,7 +136,8 @@ def test_good_call_structured_text_images_progress() -> None:
     assert data["timings"]["total_s"] > 0
     texts = [c for c in res.content if c.type == "text"]
     images = [c for c in res.content if c.type == "image"]
-    assert texts[0].text.startswith(f"Answer: {data['answer']}")
+    option = data["options"][ord(data["answer"]) - ord("A")]  # e.g. "B. eats": letter and option text
+    assert texts[0].text.startswith(f"Answer: {option}")
     assert "scripted" in texts[0].text
     assert 1 <= len(images) <= 3 and len(images) == len(data["thumbnails"])
     from PIL import Image

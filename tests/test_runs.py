@@ -15,6 +15,7 @@ from vt_agent.result import FormatCheck, Result, SamplingRecord, Segment
 from vt_agent.runs import (
     TOOL_PURPOSE,
     agent_result,
+    answer_line,
     caption_line,
     collect_text,
     drain,
@@ -241,7 +242,7 @@ def test_span_label_and_caption_line() -> None:
 
 def test_summary_text() -> None:
     text = summary_text(_result())
-    assert text.splitlines() == ["Answer: B", "- 00:00-00:02: A", "- soon: line one line two"]
+    assert text.splitlines() == ["Answer: B. y", "- 00:00-00:02: A", "- soon: line one line two"]
     many = [Segment(index=i, time_text=f"{i}", caption="c") for i in range(10)]
     text = summary_text(
         _result(
@@ -255,13 +256,33 @@ def test_summary_text() -> None:
         )
     )
     lines = text.splitlines()
-    assert lines[0] == "Answer: (none found) (maybe)" and lines[1].startswith("NOTE: a scripted fake backend")
+    assert lines[0] == "Answer: none of the options found (the model wrote: maybe)" and lines[1].startswith(
+        "NOTE: a scripted fake backend"
+    )
     assert lines[2] == "- video 1 0: c" and lines[9] == "- video 1 7: c"
     assert lines[10] == "- ... 2 more segments in the structured result"
     assert lines[11] == "Trace format problems: p1; p2; p3"
     assert lines[12] == "The output was cut off at the token limit."
     # the JSON form reads the same
     assert summary_text(_result().model_dump(mode="json")) == summary_text(_result())
+
+
+def test_answer_line_gives_the_option_text_with_the_letter() -> None:
+    yawn = ["A. Sits down", "B. Stretches his arms and yawns"]
+    assert (
+        answer_line(_result(options=yawn, answer="B", answer_text="B"))
+        == "Answer: B. Stretches his arms and yawns"
+    )
+    assert answer_line(_result(options=yawn, answer="B", answer_text="(B)")).endswith("and yawns")
+    said = answer_line(_result(options=yawn, answer="B", answer_text="he yawns, so B"))
+    assert said == "Answer: B. Stretches his arms and yawns (the model wrote: he yawns, so B)"
+    # options given without letters still show the letter once; an open question shows its answer
+    assert answer_line(_result(options=["sleeps", "eats"], answer="B", answer_text="B")) == "Answer: B. eats"
+    assert answer_line(_result(options=[], answer=None, answer_text="a red car")) == "Answer: a red car"
+    assert answer_line(_result(options=[], answer=None, answer_text=None)) == "Answer: (none found)"
+    assert answer_line(_result(options=yawn, answer="B").model_dump(mode="json")).startswith(
+        "Answer: B. Stretches"
+    )
 
 
 def test_agent_result_from_a_result_and_from_a_graph_output() -> None:

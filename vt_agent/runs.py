@@ -36,6 +36,7 @@ __all__ = [
     "TOOL_PURPOSE",
     "TextOutput",
     "agent_result",
+    "answer_line",
     "caption_line",
     "collect_text",
     "drain",
@@ -204,11 +205,31 @@ def caption_line(text: str | None, limit: int = 160) -> str:
     return line
 
 
+def answer_line(result: Result | Mapping[str, Any]) -> str:
+    """``Answer: B. Stretches his arms and yawns``: the letter with its option text (or the open answer)."""
+    answer = _get(result, "answer")
+    answer_text = (_get(result, "answer_text", None) or "").strip()
+    options: Sequence[str] = list(_get(result, "options", []) or [])
+    if answer is None:
+        if not options and answer_text:
+            return f"Answer: {caption_line(answer_text, 300)}"
+        written = f" (the model wrote: {caption_line(answer_text, 120)})" if answer_text else ""
+        return ("Answer: none of the options found" if options else "Answer: (none found)") + written
+    letter = str(answer)
+    index = ord(letter.upper()) - ord("A") if len(letter) == 1 and letter.isalpha() else -1
+    option = options[index].strip() if 0 <= index < len(options) else ""
+    if option and not option.upper().startswith(f"{letter.upper()}."):
+        option = f"{letter}. {option}"
+    shown = option or letter
+    said = answer_text.strip(" .()[]").upper()
+    plain = {"", letter.upper(), option.upper(), option[len(letter) + 1 :].strip().upper()}
+    extra = f" (the model wrote: {caption_line(answer_text, 120)})" if said not in plain else ""
+    return f"Answer: {caption_line(shown, 300)}{extra}"
+
+
 def summary_text(result: Result | Mapping[str, Any], *, max_segments: int = SUMMARY_SEGMENTS) -> str:
-    """The result as a few lines for a model to read: answer, scripted notice, cited spans, problems."""
-    answer = _get(result, "answer") or "(none found)"
-    answer_text = _get(result, "answer_text", None)
-    lines = [f"Answer: {answer}" + (f" ({answer_text})" if answer_text and answer_text != answer else "")]
+    """The result as a few lines for a model to read: answer (letter and option text), provenance, spans."""
+    lines = [answer_line(result)]
     if _get(result, "scripted", False):
         lines.append("NOTE: a scripted fake backend wrote this trace; it is not a model's answer.")
     elif _source(result) == "random weights":

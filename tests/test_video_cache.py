@@ -21,6 +21,7 @@ from vt_agent.video import decoding, sampling
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
     video.clear_cache()
+    video.set_cache_limit(512 * 1024 * 1024)  # another test (an in-process triage run) may have set 0
     yield
     video.set_cache_limit(512 * 1024 * 1024)
     video.clear_cache()

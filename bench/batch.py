@@ -2,8 +2,8 @@
 
     nice -n 10 .venv/bin/python bench/batch.py [--gen-s S] [--engine-concurrency 1] [--cpus 2]
 
-Jobs: the bundled clips whole and in halves, and 6 s windows of vtest.avi (18 jobs), each a
-multiple-choice question with the paper preset. The engine is paced like a GPU: a FakeBackend
+Jobs: the bundled clips whole and in halves, and 6 s windows of vtest.avi (18 jobs, asked
+``--repeat`` times: 36), each a multiple-choice question with the paper preset. The engine is paced like a GPU: a FakeBackend
 behind a wrapper holding each request ``--gen-s`` seconds, ``--engine-concurrency`` at once (no CPU
 of ours), in one engine actor. Default ``--gen-s``: a quarter of the mean preparation time, so the
 preparation stage is the bottleneck and its worker count is what the ratios show.
@@ -11,12 +11,16 @@ preparation stage is the bottleneck and its worker count is what the ratios show
 Rows of the table (each with cold frame caches):
 
 * ray, 1 / 2 preparation workers: :func:`vt_agent.batch.ray_run.ray_map` (the batch command's Ray
-  path) on a local Ray instance of ``--cpus`` CPUs started once before timing. ``jobs/s`` counts
-  from the first row back to the last (steady state: the actor's start-up, about as long as a few
-  jobs here, is left out and printed apart);
+  path) on a local Ray instance of ``--cpus`` CPUs started once before timing, its worker processes
+  warmed by a first untimed run. jobs/s of the
+  preparation stage (first preparation start to last end: what the worker count changes, and the
+  run's pace once running while the engine keeps up), and of the whole run, Ray's start-up of the
+  actor and workers included;
 * eval run: the same jobs as vt-agent's own JSONL benchmark through
-  :func:`vt_agent.evaluation.runner.arun_benchmark` (the ``eval run`` command's path, no Ray), the
-  same paced engine and concurrency; its whole wall time (it has no start-up).
+  :func:`vt_agent.evaluation.runner.arun_benchmark` (the ``eval run`` command's path, no Ray: the
+  core scheduler with a thread per core), the same paced engine and concurrency; its whole wall
+  time (it has no start-up), run before and after the Ray rows (the mean is used: the load drifts).
+
 
 Ratios only, from one run; the machine is shared, so the load average is printed.
 """
@@ -41,7 +45,7 @@ from vt_agent.backends.base import Delta, GenerationRequest  # noqa: E402
 from vt_agent.backends.fake_backend import FakeBackend  # noqa: E402
 from vt_agent.batch import EngineSpec, Job  # noqa: E402
 from vt_agent.pipeline import prepare_item  # noqa: E402
-from vt_agent.video import clear_cache  # noqa: E402
+from vt_agent.video import clear_cache, set_cache_limit  # noqa: E402
 
 VIDEOS = ROOT / "tests" / "data" / "videos"
 PRESET = "video-thinker-16f"
@@ -71,7 +75,15 @@ class PacedBackend:
         await self.inner.close()
 
 
-def make_jobs() -> list[Job]:
+def make_jobs(repeat: int) -> list[Job]:
+    return [
+        Job(f"{job.id}#{r}", job.video, job.question, job.options, job.window)
+        for r in range(repeat)
+        for job in _jobs()
+    ]
+
+
+def _jobs() -> list[Job]:
     q = "What happens in the video?"
     jobs = []
     for name, dur in (("bigbuckbunny.mp4", 5.2), ("cityCC0.mpg", 7.6)):
@@ -83,17 +95,30 @@ def make_jobs() -> list[Job]:
     return jobs
 
 
-def on_ray(jobs: list[Job], spec: EngineSpec, workers: int, conc: int) -> tuple[float, float, float, int]:
-    """Steady jobs/s (first row to last), jobs/s over the whole run, seconds to the first row, failures."""
+def on_ray(jobs: list[Job], spec: EngineSpec, workers: int, conc: int) -> dict[str, float]:
+    """One Ray run: jobs/s of the preparation stage (first preparation start to last end), of the
+    whole run (start-up included), seconds to the first row, mean preparation s, engine busy share."""
     from vt_agent.batch.ray_run import RayOptions, ray_map
 
-    t0 = time.perf_counter()
-    times, failed = [], 0
-    for done in ray_map([j.item() for j in jobs], RayOptions(spec, concurrency=conc, prepare_workers=workers)):
-        times.append(time.perf_counter())
-        failed += not done.ok
-    steady = (len(times) - 1) / (times[-1] - times[0])
-    return steady, len(times) / (times[-1] - t0), times[0] - t0, failed
+    t0 = time.time()
+    dones = list(
+        ray_map([j.item() for j in jobs], RayOptions(spec, concurrency=conc, prepare_workers=workers))
+    )
+    t1 = time.time()
+    if any(not d.ok for d in dones):
+        raise SystemExit(f"jobs failed: {[d.error for d in dones if not d.ok][:3]}")
+    first_start = min(d.prepared_at - d.prepare_s for d in dones)
+    last_end = max(d.prepared_at for d in dones)
+    engine_busy = sum(d.end - d.start for d in dones) / (
+        max(d.end for d in dones) - min(d.start for d in dones)
+    )
+    return {
+        "prepare": len(dones) / (last_end - first_start),
+        "whole": len(dones) / (t1 - t0),
+        "first": min(d.end for d in dones) - t0,
+        "prep_s": sum(d.prepare_s for d in dones) / len(dones),
+        "engine_busy": engine_busy,
+    }
 
 
 async def eval_run(jobs: list[Job], spec: EngineSpec, conc: int, tmp: Path) -> tuple[float, int]:
@@ -101,6 +126,7 @@ async def eval_run(jobs: list[Job], spec: EngineSpec, conc: int, tmp: Path) -> t
     from vt_agent.evaluation.loaders import load_benchmark
     from vt_agent.evaluation.runner import arun_benchmark
 
+    tmp.mkdir(parents=True, exist_ok=True)
     data = tmp / "eval.jsonl"
     with data.open("w") as fh:
         for j in jobs:
@@ -121,8 +147,9 @@ async def eval_run(jobs: list[Job], spec: EngineSpec, conc: int, tmp: Path) -> t
 def main(args: argparse.Namespace) -> int:
     from vt_agent.batch.ray_run import connect
 
-    jobs = make_jobs()
+    jobs = make_jobs(args.repeat)
     clear_cache()
+    set_cache_limit(0)  # no frame cache anywhere (Ray's workers keep none): repeated jobs decode again
     prep = [prepare_item(j.item(), PRESET).prepare_s for j in jobs]
     clear_cache()
     conc = args.engine_concurrency
@@ -136,26 +163,32 @@ def main(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     cluster = connect("auto", num_cpus=args.cpus)
     print(f"{cluster.line()} (in {time.perf_counter() - t0:.1f} s, not timed below)")
-    rates: dict[str, float] = {}
-    for workers in (1, 2):
-        steady, whole, first, failed = on_ray(jobs, spec, workers, conc)
-        rates[f"ray{workers}"], rates[f"ray{workers}-whole"] = steady, whole
-        print(f"ray, {workers} preparation worker(s): first row after {first:.1f} s, failed {failed}")
     with tempfile.TemporaryDirectory() as tmp:
-        rate, errors = asyncio.run(eval_run(jobs, spec, conc, Path(tmp)))
-    rates["eval"] = rate
-    print(f"eval run (no Ray): errors {errors}")
-    bound1 = 1 / max(sum(prep) / len(prep), gen_s / conc)
+        evals = [asyncio.run(eval_run(jobs, spec, conc, Path(tmp) / "first"))]
+        on_ray(jobs[:4], spec, 2, conc)  # warm-up: Ray's worker processes start and import once
+        runs = {w: on_ray(jobs, spec, w, conc) for w in (1, 2)}
+        evals.append(asyncio.run(eval_run(jobs, spec, conc, Path(tmp) / "last")))
+    for w, r in runs.items():
+        print(
+            f"ray, {w} preparation worker(s): first row after {r['first']:.1f} s, preparation "
+            f"{r['prep_s'] * 1000:.0f} ms a job in the workers, engine busy {r['engine_busy']:.0%} "
+            "from its first to its last job"
+        )
+    eval_rate = sum(rate for rate, _ in evals) / len(evals)
+    print(
+        f"eval run (no Ray), before and after the Ray runs: errors {sum(e for _, e in evals)}, "
+        f"{evals[1][0] / evals[0][0]:.2f}x apart (the machine's drift)"
+    )
+    one, two = runs[1], runs[2]
     print("\njobs/s as ratios (one run):")
     print(
-        f"  ray, 2 vs 1 preparation workers: {rates['ray2'] / rates['ray1']:.2f}x (ideal on {args.cpus} free cores: 2x)"
+        f"  ray, preparation stage, 2 vs 1 workers: {two['prepare'] / one['prepare']:.2f}x "
+        f"(ideal with {args.cpus} free cores: 2x)"
     )
     print(
-        f"  ray (2 workers) vs eval run without Ray: {rates['ray2'] / rates['eval']:.2f}x steady, "
-        f"{rates['ray2-whole'] / rates['eval']:.2f}x with the actor's start-up"
-    )
-    print(
-        f"  ray, 1 worker vs its bound 1 / max(preparation, generation / concurrency): {rates['ray1'] / bound1:.2f}x"
+        f"  ray (2 workers) vs eval run without Ray (mean of the two): {two['prepare'] / eval_rate:.2f}x "
+        f"once running (its preparation stage; the paced engine keeps up), {two['whole'] / eval_rate:.2f}x "
+        "with Ray's start-up of the actor and workers"
     )
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
     print(
@@ -177,4 +210,5 @@ if __name__ == "__main__":
         "--engine-concurrency", type=int, default=1, help="requests the paced engine takes at once"
     )
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray instance")
+    parser.add_argument("--repeat", type=int, default=2, help="times each of the 18 jobs is asked")
     raise SystemExit(main(parser.parse_args()))

@@ -120,8 +120,9 @@ def _message(exc: BaseException) -> str:
 class Done:
     """One item back from the cluster: ``value`` (what the task returned) or ``error`` (``Type:
     text``) and the ``stage`` that raised it; ``fatal`` when the engine itself failed
-    (:data:`~vt_agent.batch.engine.FATAL`). Times: ``prepare_s``, and the generation's wall-clock
-    ``start``/``end``; ``worker`` and ``engine`` name the processes (host:pid)."""
+    (:data:`~vt_agent.batch.engine.FATAL`). Times: ``prepare_s`` and the wall-clock end of the
+    preparation ``prepared_at``, the generation's wall-clock ``start``/``end``; ``worker`` and
+    ``engine`` name the processes (host:pid)."""
 
     item: PipelineItem
     value: Any = None
@@ -129,6 +130,7 @@ class Done:
     stage: str = ""
     fatal: bool = False
     prepare_s: float = 0.0
+    prepared_at: float = 0.0
     start: float = 0.0
     end: float = 0.0
     worker: str = ""
@@ -176,7 +178,7 @@ def prepare_rows(batch: dict[str, Any], preset: str) -> dict[str, list[Any]]:
     from vt_agent.video import set_cache_limit
 
     set_cache_limit(0)  # frames leave this process; keeping them would only hold memory
-    keys = ("item", "prepared", "error", "exception", "prepare_s", "worker")
+    keys = ("item", "prepared", "error", "exception", "prepare_s", "prepared_at", "worker")
     out: dict[str, list[Any]] = {k: [] for k in keys}
     for blob in batch["item"]:
         prepared, error, exception, took = b"", "", b"", 0.0
@@ -194,6 +196,7 @@ def prepare_rows(batch: dict[str, Any], preset: str) -> dict[str, list[Any]]:
             ("error", error),
             ("exception", exception),
             ("prepare_s", took),
+            ("prepared_at", time.time()),
             ("worker", _worker_name()),
         ):
             out[key].append(value)
@@ -231,11 +234,12 @@ class EngineStage:
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[bytes]]:
         out: list[bytes] = []
-        columns = ("item", "prepared", "error", "exception", "prepare_s", "worker")
-        for blob, prepared, error, exception, prepare_s, worker in zip(
+        columns = ("item", "prepared", "error", "exception", "prepare_s", "prepared_at", "worker")
+        for blob, prepared, error, exception, prepare_s, prepared_at, worker in zip(
             *(batch[c] for c in columns), strict=True
         ):
-            done = Done(pickle.loads(blob), prepare_s=float(prepare_s), worker=str(worker), engine=self.name)
+            done = Done(pickle.loads(blob), prepare_s=float(prepare_s), prepared_at=float(prepared_at))
+            done.worker, done.engine = str(worker), self.name
             if error:
                 done.fail(pickle.loads(exception) if exception else None, "prepare", str(error))
             else:

@@ -52,7 +52,8 @@ async def run(args: argparse.Namespace) -> int:
         ):
             job_id = result.structured_content["job_id"]
             print(f"  still running: polling job {job_id}")
-            result = await client.call_tool("video_reason", {"job_id": job_id}, progress_callback=on_progress)
+            again = {**request, "job_id": job_id}  # the same arguments wait on the job, never restart it
+            result = await client.call_tool("video_reason", again, progress_callback=on_progress)
         if result.is_error:
             print("tool error:", result.content[0].text if result.content else "?")  # type: ignore[union-attr]
             return 1

@@ -7,8 +7,10 @@ environment variables (see :mod:`mcp_server.settings`).
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
+import socket
 import sys
 import threading
 from collections.abc import Sequence
@@ -251,17 +253,19 @@ def _serve(args: argparse.Namespace, log: logging.Logger) -> int:
         import anyio
         import uvicorn
 
+        sock = listen(settings.host, settings.port)
         config = uvicorn.Config(
             http_app(server, settings), host=settings.host, port=settings.port, log_level="warning"
         )
+        host = settings.host.strip("[]")
         log.info(
             "streamable HTTP on http://%s:%s%s%s",
-            settings.host,
-            settings.port,
+            f"[{host}]" if ":" in host else host,
+            sock.getsockname()[1],
             settings.http_path,
             " (bearer token required)" if settings.token else "",
         )
-        anyio.run(uvicorn.Server(config).serve)
+        anyio.run(lambda: uvicorn.Server(config).serve(sockets=[sock]))
     except Exception as exc:  # a bad setting met in the lifespan arrives inside an exception group
         error = _vt_agent_error(exc)
         if error is None:
@@ -271,6 +275,45 @@ def _serve(args: argparse.Namespace, log: logging.Logger) -> int:
     except KeyboardInterrupt:
         return 0
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` (0: any free port); ConfigError saying what to do instead."""
+    where = f"{host}:{port}"
+    try:
+        infos = socket.getaddrinfo(
+            host.strip("[]") or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except (socket.gaierror, UnicodeError):
+        raise ConfigError(
+            f"--host {host}: not an address or name of this machine; use 127.0.0.1 (the default) or one of "
+            "this machine's addresses"
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            problem = (
+                f"port {port} is already in use on {host} (another vt-agent-mcp?): stop that server, or "
+                "pick another port with --port (--port 0 takes any free port)"
+            )
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            problem = (
+                f"--host {host} is not an address of this machine: use 127.0.0.1 (the default), or 0.0.0.0 "
+                "for every interface (with --token)"
+            )
+        elif exc.errno in (errno.EACCES, errno.EPERM):
+            problem = f"port {port} needs administrator rights (ports below 1024): use --port 8765 or another"
+        else:
+            problem = f"cannot listen on {where}: {exc.strerror or exc}"
+        raise ConfigError(problem) from None
+    sock.setblocking(False)
+    return sock
 
 
 def _vt_agent_error(exc: BaseException) -> VTAgentError | None:

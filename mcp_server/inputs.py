@@ -62,8 +62,7 @@ def tool_function(
         Field(
             description=(
                 "Absolute paths (or file:// URIs) of the video files, usually one; several for a question "
-                f"comparing videos (they are 'Video 1', 'Video 2', ...). At most {cfg.max_videos}. "
-                "Required unless job_id is given."
+                f"comparing videos (they are 'Video 1', 'Video 2', ...). At most {cfg.max_videos}."
             ),
             min_length=1,
             max_length=cfg.max_videos,
@@ -72,7 +71,7 @@ def tool_function(
     Question = Annotated[
         str | None,
         Field(
-            description="The question about the video(s), without the answer options. Required unless job_id is given.",
+            description="The question about the video(s), without the answer options.",
             min_length=1,
             max_length=cfg.max_question_chars,
         ),
@@ -120,11 +119,19 @@ def tool_function(
     JobId = Annotated[
         str | None,
         Field(
-            description="job_id returned by an earlier call that was still running: pass it alone to get the result.",
+            description=(
+                "Optional: the job_id of an earlier call that returned status 'running'. Repeat that call's "
+                "arguments (with or without job_id) to wait for its result instead of starting it again."
+            ),
             pattern=r"^[0-9a-f]{16}$",
         ),
     ]
-    Cancel = Annotated[bool, Field(description="With job_id: stop that job instead of waiting for it.")]
+    Cancel = Annotated[
+        bool,
+        Field(
+            description="True: stop the running job these arguments (or job_id) name instead of waiting for it."
+        ),
+    ]
     Roots = Annotated[ListRootsResult | None, Resolve(client_roots)]
 
     async def video_reason(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
@@ -46,6 +46,8 @@ class Job(Generic[T]):
 
     id: str
     owner: str = ""
+    key: Hashable = None
+    """What was asked (videos, question, options, preset...): a repeated call waits on this job."""
     created: float = field(default_factory=time.monotonic)
     status: JobStatus = "queued"
     result: T | None = None
@@ -81,13 +83,18 @@ class Job(Generic[T]):
         self._scope.cancel()
 
     async def wait(
-        self, timeout_s: float, on_update: Callable[[Update], Awaitable[None]] | None = None
+        self,
+        timeout_s: float,
+        on_update: Callable[[Update], Awaitable[None]] | None = None,
+        *,
+        from_latest: bool = False,
     ) -> bool:
         """Wait up to ``timeout_s`` for the job to finish, calling ``on_update`` for each new step.
 
-        Returns True when the job is done.
+        ``from_latest``: start from the last step reported (a poll), not from the first: a poll
+        shows where the job is, it does not replay its progress from 0 %. Returns True when done.
         """
-        seen = 0
+        seen = max(0, len(self.updates) - 1) if from_latest else 0
         deadline = time.monotonic() + timeout_s
         while True:
             if on_update is not None:
@@ -132,12 +139,12 @@ class JobStore(Generic[T]):
             elif job.finished is None and now - job.created > self.ttl_s + 3600:
                 job.cancel()
 
-    def start(self, work: Callable[[Job[T]], Awaitable[T]], owner: str = "") -> Job[T]:
+    def start(self, work: Callable[[Job[T]], Awaitable[T]], owner: str = "", key: Hashable = None) -> Job[T]:
         """Start ``work(job)`` in the background and return its job, owned by ``owner``."""
         self.purge()
         if len(self._jobs) >= self.max_jobs:
             raise JobsFullError(f"{len(self._jobs)} jobs are already queued or running")
-        job: Job[T] = Job(id=secrets.token_hex(8), owner=owner)
+        job: Job[T] = Job(id=secrets.token_hex(8), owner=owner, key=key)
         self._jobs[job.id] = job
 
         async def run() -> None:
@@ -168,6 +175,17 @@ class JobStore(Generic[T]):
         if job is None or not secrets.compare_digest(job.owner, owner):
             return None
         return job
+
+    def find(self, key: Hashable, owner: str = "") -> Job[T] | None:
+        """The newest job of ``owner`` asked with ``key`` and not yet collected (running, or done)."""
+        self.purge()
+        if key is None:
+            return None
+        for job in reversed(list(self._jobs.values())):
+            stopped = job.status == "cancelled" or job._scope.cancel_called
+            if job.key == key and not stopped and secrets.compare_digest(job.owner, owner):
+                return job
+        return None
 
     def forget(self, job_id: str) -> None:
         self._jobs.pop(job_id, None)

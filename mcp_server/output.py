@@ -21,6 +21,7 @@ from vt_agent.errors import (
     MissingExtraError,
     PathNotAllowedError,
     VideoError,
+    VideoNotFoundError,
     VTAgentError,
 )
 from vt_agent.result import FormatCheck, Result, SamplingRecord, Segment, Source, Timings
@@ -173,9 +174,9 @@ def status_result(job: Job[Result], *, wait_s: float) -> CallToolResult:
 
     hint = retry_after_s(job)
     step = (
-        f"Still working after {job.elapsed_s:.0f} s ({job.last_message}). Call video_reason again with "
-        f"job_id='{job.id}' and no other arguments to wait up to {wait_s:.0f} s more for the result "
-        f"(suggested: in about {hint} s). Do not start the same question again."
+        f"Still working after {job.elapsed_s:.0f} s ({job.last_message}). Call video_reason again with the "
+        f"same arguments and job_id='{job.id}' to wait up to {wait_s:.0f} s more for the result (suggested: "
+        f"in about {hint} s); the same arguments wait on this job, they do not start it again."
     )
     progress = job.updates[-1].progress if job.updates else 0.0
     out = VideoReasonOutput(
@@ -209,6 +210,8 @@ def error_text(exc: BaseException, timeout_s: float) -> str:
         )
     if isinstance(exc, PathNotAllowedError):
         return str(exc)
+    if isinstance(exc, VideoNotFoundError):  # missing, a folder, empty...: one sentence, no contradiction
+        return f"{exc}."
     if isinstance(exc, VideoError):
         return (
             f"{exc}. This file cannot be used as a video: check that the path names a playable video file "

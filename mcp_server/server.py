@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,21 +44,41 @@ __all__ = [
     "create_server",
     "result_size",
     "server_roots",
+    "tool_description",
 ]
 
 logger = logging.getLogger("mcp_server")
 
 TOOL_DESCRIPTION = TOOL_PURPOSE + (
-    " Returns the answer, the cited segments with captions, the reasoning, and small JPEG frames at "
-    "the cited spans. Long videos may not finish within one call: the call then returns "
-    "status='running' and a job_id; call video_reason again with only that job_id to get the result."
+    " Returns a short text (the answer letter with its option text, the cited spans with captions), "
+    "structured content (answer, answer_text, segments with start_s/end_s and captions, reasoning, "
+    "source: where the answer came from, warnings, the frames seen) and up to 4 small JPEG frames at the "
+    "cited spans. If the answer is not ready within wait_s the call returns status='running' and a job_id: "
+    "call video_reason again with the same arguments (and that job_id) to wait for it; this does not "
+    "start the work again."
 )
 
 INSTRUCTIONS = (
     "video_reason answers questions about local video files, citing time spans. Pass absolute paths "
-    "of files inside the folders the server allows. If a call returns status 'running', call it "
-    "again with the job_id it gave."
+    "(or file:// URIs) of files inside the folders the server allows; the videos there are listed as "
+    "resources. If a call returns status 'running', call it again with the same arguments and the job_id."
 )
+
+
+def tool_description(roots: Sequence[Path], *, from_client: bool) -> str:
+    """The tool description with the folders this session may read, as known when tools are listed."""
+    if roots:
+        whose = "shared by your client as MCP roots" if from_client else "allowed by the server"
+        where = (
+            f" Readable folders ({whose}): {', '.join(str(r) for r in roots)}. Give paths inside them "
+            "(absolute, or relative to the first); every other path is refused. The videos in them are "
+            "listed as MCP resources (file:// URIs, usable as they are in videos)."
+        )
+        if not from_client:
+            where += " A client that shares its workspace folders as MCP roots reads those instead."
+    else:
+        where = " " + NO_ROOTS_MESSAGE
+    return TOOL_DESCRIPTION + where
 
 
 def create_server(
@@ -73,7 +93,6 @@ def create_server(
     embedding); it is closed with the server either way. ``on_stopped``: called once the
     lifespan has closed the backend (the stdio runner exits then after a signal).
     """
-    from mcp.server.mcpserver import MCPServer
     from mcp_types import ToolAnnotations
 
     from vt_agent.video import PRESETS
@@ -124,17 +143,28 @@ def create_server(
             if on_stopped is not None:
                 on_stopped()
 
-    server: MCPServer[AppState] = MCPServer(
-        "vt-agent", title="Video-Thinker", version=_version(), instructions=INSTRUCTIONS, lifespan=lifespan
-    )
-    server.add_tool(
-        tool_function(cfg, list(PRESETS), VideoReasonTool(cfg, list(PRESETS))),
+    from mcp_server.arguments import CheckedTool, published_schema
+
+    handler = VideoReasonTool(cfg, list(PRESETS))
+    tool = CheckedTool.from_function(
+        tool_function(cfg, list(PRESETS), handler),
         name="video_reason",
         title="Ask Video-Thinker about a video",
         description=TOOL_DESCRIPTION,
         annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False, idempotent_hint=True),
     )
-    return server
+    tool.parameters = published_schema(tool.parameters)
+    from mcp_server.listing import VideoServer
+
+    return VideoServer(
+        "vt-agent",
+        title="Video-Thinker",
+        version=_version(),
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        tools=[tool],
+        sandbox_of=handler.sandbox,
+    )
 
 
 def server_roots(cfg: ServerSettings) -> tuple[tuple[Path, ...], tuple[tuple[Path, Path], ...]]:

@@ -213,7 +213,38 @@ def load_settings(
     try:
         return ServerSettings(**values)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(dict.fromkeys(_problem(err) for err in exc.errors()))
         raise ConfigError(f"bad MCP server setting: {problems}") from None
+
+
+_FLAGS = {
+    "timeout_s": "--timeout",
+    "wait_s": "--wait",
+    "allowed_roots": "--allow",
+    "allowed_hosts": "--allowed-host",
+}
+_SECRET = ("token", "api_key")
+
+
+def _problem(err: Any) -> str:
+    """One pydantic error as the flag and a plain rule (``--port 99999: must be at most 65535``)."""
+    loc = [str(p) for p in err.get("loc", ())]
+    name = loc[0] if loc else ""
+    flag = _FLAGS.get(name, "--" + name.replace("_", "-")) if name else ""
+    ctx = err.get("ctx") or {}
+    kind = err.get("type", "")
+    rules = {
+        "less_than_equal": f"must be at most {ctx.get('le')}",
+        "less_than": f"must be less than {ctx.get('lt')}",
+        "greater_than_equal": f"must be at least {ctx.get('ge')}",
+        "greater_than": f"must be more than {ctx.get('gt')}",
+        "int_parsing": "must be a whole number",
+        "int_from_float": "must be a whole number",
+        "float_parsing": "must be a number",
+        "bool_parsing": "must be 1/true or 0/false",
+    }
+    rule = rules.get(kind) or str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    if not flag:
+        return rule
+    shown = "" if name in _SECRET or kind not in rules else f" {err.get('input')}"
+    return f"{flag}{shown}: {rule}"

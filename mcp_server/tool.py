@@ -15,12 +15,13 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from mcp_server.catalog import Catalog
 from mcp_server.inputs import ToolArgs
 from mcp_server.jobs import Job, JobsFullError, JobStore, Update
 from mcp_server.output import cancelled_result, error_text, progress_of, status_result, tool_result
@@ -62,6 +63,8 @@ class AppState:
     """(as given, resolved) for server roots given through a symlink."""
     pipeline: Pipeline | None = None
     """Prepares queued calls' frames while others generate (made at the first call)."""
+    catalog: Catalog = field(default_factory=Catalog)
+    """The videos under the roots, listed as resources (probe results cached)."""
 
     def preparation(self) -> Pipeline:
         """The shared :class:`vt_agent.pipeline.Pipeline`: as many calls hold frames as run, plus 2 per core."""
@@ -138,22 +141,56 @@ class VideoReasonTool:
             with contextlib.suppress(Exception):
                 await ctx.report_progress(update.progress, 100.0, update.message)
 
+        asked = args.videos is not None or args.question is not None or args.options is not None
         if args.job_id is not None:
-            if args.videos or args.question or args.options:
+            job = state.jobs.get(args.job_id, owner)
+            if job is None:
+                raise _tool_error(self._no_job(args.job_id))
+            if asked and job.key != self._key(args):
                 raise _tool_error(
-                    "Pass job_id alone (no videos, question or options) to get a running job's result."
+                    f"job_id {args.job_id} was started with other arguments. Repeat that call's videos, "
+                    "question and options with it to get its result, or leave job_id out to ask this question."
                 )
-            return await self._poll(state, args.job_id, owner, wait, args.cancel, forward)
+            return await self._poll(state, job, wait, args.cancel, forward)
         self._check(args)
+        running = state.jobs.find(self._key(args), owner)
+        if running is not None:
+            logger.info("job %s asked again: waiting on it", running.id)
+            return await self._poll(state, running, wait, args.cancel, forward)
+        if args.cancel:
+            raise _tool_error(
+                "No running job was started with these arguments, so there is nothing to cancel "
+                "(pass the job_id a running call returned, or the same arguments as that call)."
+            )
         return await self._start(state, args, owner, wait, forward, ctx.request_context.request)
 
+    def _key(self, args: ToolArgs) -> tuple[object, ...]:
+        """What a call asks, for finding a job that is already answering it."""
+        return (
+            tuple(v.strip() for v in args.videos or ()),
+            (args.question or "").strip(),
+            tuple(o.strip() for o in args.options or ()),
+            args.preset or self.cfg.preset,
+            args.thumbnails,
+        )
+
+    def _no_job(self, job_id: str) -> str:
+        return (
+            f"No job {job_id} on this server: it finished and was collected more than "
+            f"{self.cfg.job_ttl_s:.0f} s ago, was cancelled, or the server restarted. Ask the question again "
+            "(without job_id)."
+        )
+
     def _check(self, args: ToolArgs) -> None:
-        if args.cancel:
-            raise _tool_error("cancel needs the job_id of the job to stop.")
         if not args.videos:
-            raise _tool_error("Give at least one video: videos=['/absolute/path/to/clip.mp4'].")
+            raise _tool_error(
+                "'videos' is missing: give a list of video file paths, e.g. videos=['/absolute/path/to/clip.mp4']."
+            )
         if args.question is None or not args.question.strip():
-            raise _tool_error("Give the question to answer about the video(s) in 'question'.")
+            raise _tool_error(
+                f"'question' is {'missing' if args.question is None else 'empty'}: give the question to answer about the video(s), "
+                "e.g. question='What does the man do?'."
+            )
         if args.preset is not None and args.preset not in self.presets:
             raise _tool_error(
                 f"Unknown preset {args.preset!r}: use one of {', '.join(self.presets)} (or omit it)."
@@ -217,7 +254,7 @@ class VideoReasonTool:
                     shutil.rmtree(tmp, ignore_errors=True)
 
         try:
-            job = state.jobs.start(work, owner)
+            job = state.jobs.start(work, owner, self._key(args))
         except JobsFullError as exc:
             _close(local)
             raise _tool_error(
@@ -246,19 +283,15 @@ class VideoReasonTool:
         return self._finish(state, job)
 
     async def _poll(
-        self, state: AppState, job_id: str, owner: str, wait: float, cancel: bool, forward: Forward
+        self, state: AppState, job: Job[Result], wait: float, cancel: bool, forward: Forward
     ) -> CallToolResult:
-        job = state.jobs.get(job_id, owner)
-        if job is None:
-            raise _tool_error(
-                f"No job {job_id} on this server: it finished and was collected more than "
-                f"{self.cfg.job_ttl_s:.0f} s ago, was cancelled, or the server restarted. Ask the question again."
-            )
+        """Wait again on ``job`` (its progress from where it is, not from 0 %), or stop it."""
         if cancel:
             job.cancel()
-            state.jobs.forget(job_id)
+            state.jobs.forget(job.id)
             return cancelled_result(job)
-        if not await job.wait(wait, forward):
+        if not await job.wait(wait, forward, from_latest=True):
+            job.handed_out = True
             return status_result(job, wait_s=max(wait, self.cfg.wait_s))
         return self._finish(state, job)
 

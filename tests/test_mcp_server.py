@@ -88,10 +88,10 @@ def test_schema_has_descriptions_and_bounds() -> None:
     }
     for name, prop in props.items():
         assert prop.get("description"), name
-    videos = props["videos"]["anyOf"][0]
+    videos = props["videos"]
     assert videos["minItems"] == 1 and videos["maxItems"] == 3
-    assert props["question"]["anyOf"][0]["maxLength"] == 500
-    assert props["options"]["anyOf"][0]["maxItems"] == 6
+    assert props["question"]["maxLength"] == 500
+    assert props["options"]["maxItems"] == 6
     assert props["thumbnails"]["minimum"] == 0 and props["thumbnails"]["maximum"] == 4
     assert "video-thinker-16f" in props["preset"]["enum"]
     assert tool.output_schema is not None
@@ -188,12 +188,14 @@ def test_result_stays_under_one_mib_with_four_thumbnails_and_many_videos() -> No
         ({"videos": ["https://example.com/clip.mp4"], "question": "q"}, "does not fetch URLs"),
         ({"videos": ["http://127.0.0.1/clip.mp4"], "question": "q"}, "does not fetch URLs"),
         ({"videos": ["ftp://example.com/clip.mp4"], "question": "q"}, "not ftp:// URLs"),
-        ({"question": "q"}, "at least one video"),
-        ({"videos": [BBB]}, "Give the question"),
+        ({"question": "q"}, "'videos' is missing"),
+        ({"videos": [BBB]}, "'question' is missing"),
+        ({"videos": [BBB], "question": "  "}, "'question' is empty"),
+        ({"videos": [BBB], "question": ""}, "'question' is empty"),
         ({"videos": [BBB], "question": "q", "options": ["a", " "]}, "option is empty"),
         ({"job_id": "0123456789abcdef"}, "No job 0123456789abcdef"),
         ({"job_id": "nope"}, "should match pattern"),
-        ({"cancel": True}, "cancel needs the job_id"),
+        ({"videos": [BBB], "question": "q", "cancel": True}, "nothing to cancel"),
     ],
 )
 def test_bad_input_is_a_tool_error_with_advice(args: dict[str, Any], expected: str) -> None:

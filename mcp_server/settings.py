@@ -247,4 +247,5 @@ def _problem(err: Any) -> str:
     if not flag:
         return rule
     shown = "" if name in _SECRET or kind not in rules else f" {err.get('input')}"
-    return f"{flag}{shown}: {rule}"
+    env = next((var for var, key in _ENV.items() if key == name), None)
+    return f"{flag}{shown}{f' (or {env})' if env else ''}: {rule}"

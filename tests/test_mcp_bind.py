@@ -19,7 +19,9 @@ NOT_PLAIN = ("Errno", "Input should", "Value error", "pydantic", "Traceback", "v
 def _run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
     for name in ("VT_AGENT_MCP_TOKEN", "VT_AGENT_MCP_PORT", "VT_AGENT_MCP_HOST", "VT_AGENT_BACKEND"):
         monkeypatch.delenv(name, raising=False)
-    code = main(["--transport", "http", "--backend", "fake", "--allow", str(VIDEOS), "--log-level", "ERROR", *args])
+    code = main(
+        ["--transport", "http", "--backend", "fake", "--allow", str(VIDEOS), "--log-level", "ERROR", *args]
+    )
     err = capsys.readouterr().err.strip()
     return code, err
 
@@ -38,12 +40,18 @@ def test_port_in_use(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Mon
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (("--port", "99999"), "--port 99999: must be at most 65535"),
-        (("--port", "-5"), "--port -5: must be at least 0"),
-        (("--host", "10.255.255.1", "--token", TOKEN, "--port", "0"), "--host 10.255.255.1 is not an address of"),
+        (("--port", "99999"), "--port 99999 (or VT_AGENT_MCP_PORT): must be at most 65535"),
+        (("--port", "-5"), "--port -5 (or VT_AGENT_MCP_PORT): must be at least 0"),
+        (
+            ("--host", "10.255.255.1", "--token", TOKEN, "--port", "0"),
+            "--host 10.255.255.1 is not an address of",
+        ),
         (("--host", "no-such-host.invalid", "--token", TOKEN), "--host no-such-host.invalid: not an address"),
         (("--host", "0.0.0.0"), "binding HTTP to 0.0.0.0 needs a bearer token"),
-        (("--token", "short"), "--token: the bearer token must be at least 16 characters"),
+        (
+            ("--token", "short"),
+            "--token (or VT_AGENT_MCP_TOKEN): the bearer token must be at least 16 characters",
+        ),
     ],
 )
 def test_bad_bind_settings(

@@ -72,7 +72,9 @@ def test_exact_loopback_http_needs_no_token_and_short_tokens_are_refused() -> No
 
 
 def test_bad_settings_name_the_setting() -> None:
-    with pytest.raises(ConfigError, match="max_concurrency"):
+    with pytest.raises(
+        ConfigError, match=r"--max-concurrency 0 \(or VT_AGENT_MAX_CONCURRENCY\): must be at least 1"
+    ):
         load_settings({"max_concurrency": 0}, environ={})
     with pytest.raises(ConfigError, match="VT_AGENT_BACKEND"):
         load_settings({}, {"VT_AGENT_BACKEND": "gpt"})

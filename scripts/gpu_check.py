@@ -16,12 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -122,20 +120,29 @@ async def run_level(
     tag = f"b{batch}{'o' if overlap else 's'}"
     prep: list[float] = []
     t0 = time.perf_counter()
-    if overlap:
-        loop = asyncio.get_running_loop()
-        sem = asyncio.Semaphore(batch)
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            look_ahead = asyncio.Semaphore(2 * batch)  # bounded: at most 2 batches of frames wait
+    if overlap:  # the core's scheduler, as eval run and triage use it (vt_agent.pipeline)
+        from vt_agent.pipeline import Pipeline, PipelineItem, PreparedItem
+        from vt_agent.video import clear_cache
 
-            async def one(k: int, item: Any) -> None:
-                async with look_ahead:
-                    video, secs = await loop.run_in_executor(pool, prepare, item)
-                    prep.append(secs)
-                    async with sem:
-                        await generate(backend, item, video, max_tokens, f"{tag}{k}")
+        clear_cache()  # cold, like the in-path rows (which sample with cache=False)
 
-            await asyncio.gather(*(one(k, it) for k, it in enumerate(items)))
+        async def engine(ready: PreparedItem) -> None:
+            k, item = ready.item.data
+            prep.append(ready.prepare_s)
+            await generate(backend, item, ready.videos[0], max_tokens, f"{tag}{k}")
+
+        todo = [
+            PipelineItem(k, str(VIDEOS / it[0]), window=(it[1], it[2]), data=(k, it))
+            for k, it in enumerate(items)
+        ]
+        # bounded: at most 2 batches of frames wait beside the batch generating
+        pipeline = Pipeline("video-thinker-16f", concurrency=batch, look_ahead=3 * batch, model_inputs=True)
+        try:
+            async for done in pipeline.run(todo, engine):
+                if done.error is not None:
+                    raise done.error
+        finally:
+            pipeline.close()
     else:
         for start in range(0, len(items), batch):
             wave = items[start : start + batch]

@@ -270,3 +270,13 @@ def test_triage_of_several_recordings_gives_each_its_own_report(
     ]
     assert main(["triage", bbb, query, "--video", vtest, "--resume", "--backend", "fake"]) == 2
     assert "--resume keeps the windows of one recording" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("address", "words"), [("127.0.0.1:1", "nothing answers there"), ("nohost", "HOST:PORT")]
+)
+def test_a_ray_address_that_does_not_answer_fails_at_once(address: str, words: str) -> None:
+    from vt_agent.batch import ray_run
+
+    with pytest.raises(ConfigError, match=words):
+        ray_run._check_reachable(address, timeout_s=2)

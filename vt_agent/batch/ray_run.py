@@ -88,6 +88,7 @@ def connect(address: str, num_cpus: int | None = None) -> Cluster:
                 kwargs["num_cpus"] = num_cpus
             ray.init(**kwargs)
         else:
+            _check_reachable(address)
             try:
                 ray.init(address=address, **kwargs)
             except (ConnectionError, ValueError, RuntimeError) as exc:
@@ -101,6 +102,23 @@ def connect(address: str, num_cpus: int | None = None) -> Cluster:
     res = ray.cluster_resources()
     address_now = str(ray.get_runtime_context().gcs_address)
     return Cluster(address_now, len(nodes), float(res.get("CPU", 0)), float(res.get("GPU", 0)), started)
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """ConfigError at once when nothing answers at ``address`` (Ray itself retries for minutes)."""
+    hostport = address.removeprefix("ray://")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(
+            f"--ray {address}: give auto or a cluster address HOST:PORT (HOST:6379, or ray://HOST:10001)"
+        )
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"--ray {address}: nothing answers there ({exc}); start the cluster with `ray start --head` "
+            "on its head node and give that address, or use --ray auto"
+        ) from None
 
 
 def _local_cluster_running() -> bool:

@@ -165,6 +165,8 @@ class Catalog:
     max_cached: int = 4 * MAX_LISTED
     _info: dict[tuple[str, int, int], VideoInfo | None] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _busy: set[tuple[str, int, int]] = field(default_factory=set)
+    """Files being probed (a probe past a listing's budget goes on in its thread)."""
 
     def _key(self, item: Found) -> tuple[str, int, int]:
         return (str(item.path), item.size, item.mtime_ns)
@@ -196,7 +198,13 @@ class Catalog:
     async def list(self, roots: Sequence[Path]) -> tuple[list[Found], bool]:
         """The videos under ``roots``, probing the new ones in threads for at most ``budget_s``."""
         found, cut = await anyio.to_thread.run_sync(scan, list(roots))
-        todo = [item for item in found if not self.known(item)[0]]
+        with self._lock:
+            todo = [
+                item
+                for item in found
+                if self._key(item) not in self._info and self._key(item) not in self._busy
+            ]
+            self._busy.update(self._key(item) for item in todo)
         if todo:
             limiter = anyio.CapacityLimiter(PROBE_THREADS)
             with anyio.move_on_after(self.budget_s):
@@ -207,7 +215,14 @@ class Catalog:
 
     async def _probe_in_thread(self, item: Found, limiter: anyio.CapacityLimiter) -> None:
         # abandon_on_cancel: past the budget the listing goes on; the probe finishes in its thread
-        await anyio.to_thread.run_sync(self.probe_now, item, limiter=limiter, abandon_on_cancel=True)
+        await anyio.to_thread.run_sync(self._probe_marked, item, limiter=limiter, abandon_on_cancel=True)
+
+    def _probe_marked(self, item: Found) -> None:
+        try:
+            self.probe_now(item)
+        finally:
+            with self._lock:
+                self._busy.discard(self._key(item))
 
     def resource(self, item: Found) -> Resource:
         """``item`` as an MCP resource: file:// URI, name below the root, size, duration when known."""

@@ -33,7 +33,9 @@ TOKEN = "test-token-abcdef0123456789"
 
 
 def _in_process(roots: list[Path], fn: Any) -> Any:
-    server = create_server(load_settings({"backend": "fake", "allowed_roots": [str(r) for r in roots]}, environ={}))
+    server = create_server(
+        load_settings({"backend": "fake", "allowed_roots": [str(r) for r in roots]}, environ={})
+    )
 
     async def main() -> Any:
         async with Client(server) as client:
@@ -66,7 +68,9 @@ def test_videos_under_the_roots_are_listed_with_duration_and_size() -> None:
 def test_a_listed_uri_is_usable_as_it_is_in_the_tool() -> None:
     async def go(c: Client) -> Any:
         uri = (await c.list_resources()).resources[0].uri
-        return await c.call_tool("video_reason", {"videos": [uri], "question": "What happens?", "thumbnails": 0})
+        return await c.call_tool(
+            "video_reason", {"videos": [uri], "question": "What happens?", "thumbnails": 0}
+        )
 
     res = _in_process([VIDEOS], go)
     assert not res.is_error and res.structured_content["status"] == "done"
@@ -91,7 +95,9 @@ def test_listing_is_bounded_and_never_follows_links_out_of_the_roots(tmp_path: P
     found, cut = scan([root])
     names = [f.rel for f in found]
     assert names[0] == "top.mp4" and "a/b/level2.mp4" in names and not cut
-    assert not any("secret" in n or "deep" in n or "link" in n or "hidden" in n or "empty" in n for n in names)
+    assert not any(
+        "secret" in n or "deep" in n or "link" in n or "hidden" in n or "empty" in n for n in names
+    )
     few, cut = scan([root], limit=3)
     assert len(few) == 3 and cut
     _, cut = scan([root], max_entries=4)
@@ -105,7 +111,11 @@ def test_listing_is_bounded_and_never_follows_links_out_of_the_roots(tmp_path: P
     async def go(c: Client) -> Any:
         listed = (await c.list_resources()).resources
         errors = []
-        for uri in [(outside / "secret.mp4").as_uri(), (root / "link.mp4").as_uri(), (root / "nope.mp4").as_uri()]:
+        for uri in [
+            (outside / "secret.mp4").as_uri(),
+            (root / "link.mp4").as_uri(),
+            (root / "nope.mp4").as_uri(),
+        ]:
             with pytest.raises(MCPError) as err:
                 await c.read_resource(uri)
             errors.append(str(err.value))
@@ -197,3 +207,50 @@ def test_contract_over_streamable_http(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=10)
         log.close()
+
+
+def test_a_listing_waits_for_slow_probes_at_most_its_budget_and_never_blocks_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import mcp_server.catalog as catalog_module
+
+    real = catalog_module._probe
+    calls: list[str] = []
+
+    def slow(item: Found) -> Any:
+        calls.append(item.rel)
+        time.sleep(1.0)
+        return real(item)
+
+    monkeypatch.setattr(catalog_module, "_probe", slow)
+    catalog = Catalog(budget_s=0.3)
+
+    async def go() -> tuple[float, int, list[Found], list[Found]]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await anyio.sleep(0.01)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(tick)
+            t0 = time.perf_counter()
+            found, _ = await catalog.list([VIDEOS])
+            took = time.perf_counter() - t0
+            again, _ = await catalog.list([VIDEOS])  # the probes still running are not started twice
+            tg.cancel_scope.cancel()
+        return took, ticks, found, again
+
+    took, ticks, found, again = anyio.run(go)
+    assert took < 0.9 and ticks >= 10  # back after the budget; the loop kept running meanwhile
+    assert all(
+        "read this resource for its duration" in (catalog.resource(f).description or "") for f in found
+    )
+    assert len(calls) == len(found) == len(again) == 3
+    deadline = time.monotonic() + 10
+    while not all(catalog.known(f)[0] for f in found):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert all("s video," in (catalog.resource(f).description or "") for f in found)  # listed next time

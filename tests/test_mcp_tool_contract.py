@@ -72,7 +72,10 @@ def test_published_schema_requires_videos_and_question_with_no_top_level_combina
     assert not {"oneOf", "anyOf", "allOf"} & set(schema)  # Anthropic's API refuses these at the top
     for name, prop in schema["properties"].items():  # optional arguments are plain types, not null unions
         assert "anyOf" not in prop and prop.get("default", "") is not None, name
-    assert schema["properties"]["videos"]["type"] == "array" and schema["properties"]["question"]["type"] == "string"
+    assert (
+        schema["properties"]["videos"]["type"] == "array"
+        and schema["properties"]["question"]["type"] == "string"
+    )
     assert None not in schema["properties"]["preset"]["enum"]
     jsonschema.Draft202012Validator.check_schema(schema)
     ok = jsonschema.Draft202012Validator(schema)
@@ -112,12 +115,18 @@ def test_description_names_the_client_roots_on_a_handshake_era_connection(tmp_pa
     [
         ({"video": [BBB], "question": "q"}, "Unknown argument 'video' (did you mean 'videos'?)"),
         ({"videos": [BBB], "qestion": "q"}, "Unknown argument 'qestion' (did you mean 'question'?)"),
-        ({"videos": [BBB], "question": "q", "colour": 1}, "Unknown argument 'colour': video_reason takes videos"),
+        (
+            {"videos": [BBB], "question": "q", "colour": 1},
+            "Unknown argument 'colour': video_reason takes videos",
+        ),
         ({"videos": [BBB], "question": ""}, "'question' is empty: give the question"),
         ({"videos": [BBB], "question": "   "}, "'question' is empty: give the question"),
         ({"videos": [BBB]}, "'question' is missing"),
         ({"question": "q"}, "'videos' is missing"),
-        ({"videos": [BBB], "question": "x" * 2001}, "'question' is too long: at most 2000 characters (got 2001)"),
+        (
+            {"videos": [BBB], "question": "x" * 2001},
+            "'question' is too long: at most 2000 characters (got 2001)",
+        ),
         ({"videos": [BBB], "question": "q", "thumbnails": 9}, "'thumbnails' must be less than or equal to 4"),
         ({"videos": [BBB], "question": "q", "options": ["a"]}, "'options' needs at least 2 item(s)"),
         ({"videos": [BBB], "question": "q", "job_id": "nope"}, "'job_id' should match pattern"),
@@ -132,21 +141,26 @@ def test_bad_arguments_get_one_plain_sentence(args: dict[str, Any], expected: st
 
 
 def test_missing_file_is_one_sentence() -> None:
-    res = _run(lambda c: c.call_tool("video_reason", {"videos": [str(VIDEOS / "missing.mp4")], "question": "q"}))
+    res = _run(
+        lambda c: c.call_tool("video_reason", {"videos": [str(VIDEOS / "missing.mp4")], "question": "q"})
+    )
     text = _text(res)
     assert text.endswith("missing.mp4: no such file; check the path and the name.")
     assert "cannot be used as a video" not in text
 
 
 def test_one_path_as_a_string_is_taken_as_a_list_of_one() -> None:
-    res = _run(lambda c: c.call_tool("video_reason", {"videos": BBB, "question": "What happens?", "thumbnails": 0}))
+    res = _run(
+        lambda c: c.call_tool("video_reason", {"videos": BBB, "question": "What happens?", "thumbnails": 0})
+    )
     assert not res.is_error and res.structured_content["videos"][0]["path"] == BBB  # type: ignore[index]
 
 
 # ------------------------------------------------------------------ one job per question
 
 
-def test_repeating_a_running_call_waits_on_its_job_instead_of_starting_another() -> None:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])  # protocol 2026-07-28, and a handshake-era session
+def test_repeating_a_running_call_waits_on_its_job_instead_of_starting_another(mode: str) -> None:
     backend = FakeBackend(chunk_chars=2, delay_s=0.01)
     ask = {"videos": [BBB], "question": "What does the rabbit do?", "options": YAWN, "thumbnails": 0}
 
@@ -160,7 +174,7 @@ def test_repeating_a_running_call_waits_on_its_job_instead_of_starting_another()
         stop = await c.call_tool("video_reason", {**ask, "question": "Another question?", "cancel": True})
         return {"first": first, "again": again, "other": other, "mixed": mixed, "done": done, "stop": stop}
 
-    out = _run(go, backend=backend)
+    out = _run(go, backend=backend, mode=mode)
     first, again, done = out["first"].structured_content, out["again"].structured_content, out["done"]
     assert first["status"] == "running" and again["status"] == "running"
     assert again["job_id"] == first["job_id"]  # the repeated call found the running job
@@ -214,7 +228,9 @@ def test_polling_continues_the_progress_instead_of_replaying_it_from_zero() -> N
                 seen.append((p, message or ""))
 
             job = res.structured_content["job_id"]
-            res = await c.call_tool("video_reason", {**ask, "job_id": job, "wait_s": 1.0}, progress_callback=on_poll)
+            res = await c.call_tool(
+                "video_reason", {**ask, "job_id": job, "wait_s": 1.0}, progress_callback=on_poll
+            )
         return res
 
     res = _run(go, backend=backend)
@@ -240,7 +256,13 @@ def test_result_stays_under_one_mib_with_thumbnails_at_max_and_a_huge_trace() ->
     res = _run(
         lambda c: c.call_tool(
             "video_reason",
-            {"videos": [BBB], "question": "What does he do?", "options": YAWN, "thumbnails": 4, "preset": "fps-2"},
+            {
+                "videos": [BBB],
+                "question": "What does he do?",
+                "options": YAWN,
+                "thumbnails": 4,
+                "preset": "fps-2",
+            },
         ),
         backend=backend,
         settings=_settings(max_tokens=8192),
@@ -260,7 +282,8 @@ def test_structured_output_says_where_the_answer_came_from() -> None:
 
     res = _run(
         lambda c: c.call_tool(
-            "video_reason", {"videos": [BBB], "question": "What does he do?", "options": YAWN, "thumbnails": 0}
+            "video_reason",
+            {"videos": [BBB], "question": "What does he do?", "options": YAWN, "thumbnails": 0},
         ),
         backend=Unscripted("no-tags"),
     )

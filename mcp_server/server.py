@@ -120,7 +120,11 @@ def create_server(
             ", ".join(str(r) for r in roots) or "NONE",
         )
         if not roots:
-            logger.warning("NO ROOTS: %s", NO_ROOTS_MESSAGE.replace("Ask the user to start", "Start"))
+            logger.warning(
+                "NO ROOTS: no folder is readable, so every video_reason call will fail. Start vt-agent-mcp "
+                "with --allow <folder holding the videos> (or set VT_AGENT_ALLOWED_ROOTS), or use a client "
+                "that shares its workspace folders as MCP roots."
+            )
         try:
             async with anyio.create_task_group() as tg:
                 state = AppState(

@@ -142,13 +142,13 @@ class VideoReasonTool:
                 await ctx.report_progress(update.progress, 100.0, update.message)
 
         asked = args.videos is not None or args.question is not None or args.options is not None
-        if args.job_id is not None:
-            job = state.jobs.get(args.job_id, owner)
-            if job is None:
-                raise _tool_error(self._no_job(args.job_id))
+        job = None if args.job_id is None else state.jobs.get(args.job_id, owner)
+        if args.job_id is not None and job is None and (args.cancel or not (args.videos and args.question)):
+            raise _tool_error(self._no_job(args.job_id))
+        if job is not None:  # a job_id that is gone, with the whole question: asked again below
             if asked and job.key != self._key(args):
                 raise _tool_error(
-                    f"job_id {args.job_id} was started with other arguments. Repeat that call's videos, "
+                    f"job_id {job.id} was started with other arguments. Repeat that call's videos, "
                     "question and options with it to get its result, or leave job_id out to ask this question."
                 )
             return await self._poll(state, job, wait, args.cancel, forward)
@@ -187,8 +187,9 @@ class VideoReasonTool:
                 "'videos' is missing: give a list of video file paths, e.g. videos=['/absolute/path/to/clip.mp4']."
             )
         if args.question is None or not args.question.strip():
+            what = "missing" if args.question is None else "empty"
             raise _tool_error(
-                f"'question' is {'missing' if args.question is None else 'empty'}: give the question to answer about the video(s), "
+                f"'question' is {what}: give the question to answer about the video(s), "
                 "e.g. question='What does the man do?'."
             )
         if args.preset is not None and args.preset not in self.presets:

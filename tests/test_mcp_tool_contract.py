@@ -172,7 +172,13 @@ def test_repeating_a_running_call_waits_on_its_job_instead_of_starting_another(m
         mixed = await c.call_tool("video_reason", {**ask, "question": "Another question?", "job_id": job})
         done = await c.call_tool("video_reason", {**ask, "job_id": job, "wait_s": 60})
         stop = await c.call_tool("video_reason", {**ask, "question": "Another question?", "cancel": True})
-        return {"first": first, "again": again, "other": other, "mixed": mixed, "done": done, "stop": stop}
+        # the job was collected: its id alone is gone; with the whole question it is asked anew
+        gone = await c.call_tool("video_reason", {"job_id": job})
+        anew = await c.call_tool("video_reason", {**ask, "job_id": job, "wait_s": 60})
+        return {
+            "first": first, "again": again, "other": other, "mixed": mixed, "done": done, "stop": stop,
+            "gone": gone, "anew": anew,
+        }  # fmt: skip
 
     out = _run(go, backend=backend, mode=mode)
     first, again, done = out["first"].structured_content, out["again"].structured_content, out["done"]
@@ -184,7 +190,9 @@ def test_repeating_a_running_call_waits_on_its_job_instead_of_starting_another(m
     assert not done.is_error and done.structured_content["status"] == "done"
     assert done.structured_content["answer"] in {"A", "B", "C", "D"}
     assert out["stop"].structured_content["status"] == "cancelled"  # cancelled by repeating its arguments
-    assert len(backend.requests) == 2  # the question and the other one: never started twice
+    assert "No job" in _text(out["gone"])
+    assert out["anew"].structured_content["status"] == "done"
+    assert len(backend.requests) == 3  # the question, the other one, the question after collection
 
 
 def test_jobs_are_found_by_what_was_asked_and_by_whom() -> None:

@@ -14,6 +14,13 @@ from collections.abc import Callable, Sequence
 
 from vt_agent.errors import VTAgentError
 
+__all__ = [
+    "COMMANDS",
+    "EPILOG",
+    "build_parser",
+    "main",
+]
+
 COMMANDS = ("inspect", "reason", "triage", "batch", "eval", "serve", "train")
 EPILOG = """settings: every backend flag is also a VT_AGENT_* variable (see docs/settings.md).
 

@@ -25,6 +25,25 @@ from typing import Any
 from vt_agent._lazy import require
 from vt_agent.errors import ConfigError
 
+__all__ = [
+    "CLIP_MEAN",
+    "CLIP_STD",
+    "MARKER",
+    "NOTICE",
+    "PIXELS",
+    "QWEN2_SPLIT_PATTERN",
+    "QWEN25_VL_CHAT_TEMPLATE",
+    "SPECIAL_TOKENS",
+    "TEXT_CONFIG",
+    "TINY_VERSION",
+    "VISION_CONFIG",
+    "VOCAB_SIZE",
+    "build_tiny_checkpoint",
+    "default_tiny_dir",
+    "is_tiny_checkpoint",
+    "training_corpus",
+]
+
 TINY_VERSION = "1"
 MARKER = "vt_agent_tiny.json"
 NOTICE = "tiny random-weight Qwen2.5-VL for tests and demos: its output is noise, not Video-Thinker"

@@ -59,6 +59,18 @@ from vt_agent.errors import (
 )
 from vt_agent.events import ProgressEvent
 
+__all__ = [
+    "ATTENTION",
+    "DEFAULT_CONTEXT_CAP",
+    "DEFAULT_MODEL",
+    "DEVICES",
+    "DTYPES",
+    "FEATURE",
+    "HISTORY",
+    "JOIN_TIMEOUT_S",
+    "TransformersBackend",
+]
+
 DEFAULT_MODEL = "ShijianW01/Video-Thinker-7B"
 DEFAULT_CONTEXT_CAP = 64000  # the authors' max_model_len; pass max_context to go beyond
 DEVICES = ("auto", "cuda", "mps", "cpu")

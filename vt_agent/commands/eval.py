@@ -15,6 +15,15 @@ from typing import Any
 
 from vt_agent.commands.paths import check_input_file, check_output_file
 
+__all__ = [
+    "EVAL_EPILOG",
+    "REPORT_EPILOG",
+    "SCORE_EPILOG",
+    "register",
+    "report_command",
+    "score_command",
+]
+
 SCORE_EPILOG = """examples:
   vt-agent eval score activitynet-qa --predictions pred_val_example.json --answers val_a.json
   vt-agent eval score video-holmes --predictions Results/Results-Video-Thinker.json \\

@@ -12,6 +12,13 @@ from typing import Any
 from vt_agent.errors import ConfigError
 from vt_agent.video.presets import DEFAULT_PRESET
 
+__all__ = [
+    "EPILOG",
+    "inspect_data",
+    "register",
+    "run",
+]
+
 EPILOG = """examples:
   vt-agent inspect clip.mp4                                  # timeline and the 16 sampled frames
   vt-agent inspect clip.mp4 --preset video-thinker-32f --start 10 --end 40 --json

@@ -6,6 +6,12 @@ from pathlib import Path
 
 from vt_agent.errors import ConfigError
 
+__all__ = [
+    "check_input_file",
+    "check_output_dir",
+    "check_output_file",
+]
+
 
 def check_output_file(path: Path, option: str, *, parents: bool = False) -> Path:
     """Fail early, naming ``option``, when ``path`` cannot be written as a file.

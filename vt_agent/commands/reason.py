@@ -26,6 +26,13 @@ from vt_agent.commands.paths import check_output_dir
 from vt_agent.errors import ConfigError
 from vt_agent.result import Result
 
+__all__ = [
+    "EPILOG",
+    "register",
+    "run",
+    "save_thumbnails",
+]
+
 EPILOG = """examples:
   vt-agent reason clip.mp4 "What happens first?" -o "A man enters" -o "A dog barks" --model /models/Video-Thinker-7B
   vt-agent reason clip.mp4 "What happens first?" --backend openai --base-url http://127.0.0.1:8000/v1

@@ -22,6 +22,19 @@ from typing import Any
 
 from vt_agent.errors import ConfigError
 
+__all__ = [
+    "API_SERVER",
+    "DEFAULT_MAX_MODEL_LEN",
+    "DEFAULT_MODEL",
+    "DEFAULT_NAME",
+    "EPILOG",
+    "build_command",
+    "client_settings",
+    "local_context_limit",
+    "register",
+    "run",
+]
+
 DEFAULT_MODEL = "ShijianW01/Video-Thinker-7B"
 DEFAULT_NAME = "video-thinker"
 DEFAULT_MAX_MODEL_LEN = 64000  # the authors' setting (docs/protocol.md, Decoding)

@@ -15,6 +15,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+__all__ = [
+    "EPILOG",
+    "register",
+]
+
 EPILOG = """examples:
   vt-agent train sft --config examples/configs/tiny-sft.yaml
   vt-agent train grpo --config examples/configs/tiny-grpo.yaml --output-dir runs/grpo

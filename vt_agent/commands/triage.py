@@ -31,6 +31,15 @@ from vt_agent.triage import DEFAULT_CONCURRENCY, DEFAULT_OVERLAP_S, DEFAULT_WIND
 if TYPE_CHECKING:
     from vt_agent.triage import StreamingReasoner
 
+__all__ = [
+    "EPILOG",
+    "default_resume_path",
+    "register",
+    "rewrite_deprecated",
+    "run",
+    "run_triage",
+]
+
 
 EPILOG = """examples:
   vt-agent triage recording.mp4 "someone crosses the lawn" --html report.html

@@ -22,6 +22,15 @@ from pydantic import BaseModel, Field
 from vt_agent.benchmarks.activitynet import TYPE_NAMES  # the question types, read with the files
 from vt_agent.errors import ConfigError
 
+__all__ = [
+    "FREE_TYPES",
+    "ActivityNetQAScore",
+    "TypeScore",
+    "load_answers",
+    "load_predictions",
+    "score",
+]
+
 FREE_TYPES = (3, 4, 5, 6, 7, 8)
 
 

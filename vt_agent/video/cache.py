@@ -7,6 +7,12 @@ from collections import OrderedDict
 
 from vt_agent.video.prepared import PreparedVideo
 
+__all__ = [
+    "DEFAULT_LIMIT_BYTES",
+    "FRAMES",
+    "FrameCache",
+]
+
 DEFAULT_LIMIT_BYTES = 512 * 1024 * 1024
 
 

@@ -18,6 +18,16 @@ import numpy as np
 from vt_agent.video import limits
 from vt_agent.video import probing as _probe
 
+__all__ = [
+    "CONVERT_WORKERS",
+    "DECODE_WORKERS",
+    "FRAME_BUDGET_BYTES",
+    "PARALLEL_MIN_FRAMES",
+    "SEEK_MIN_SKIP",
+    "collect",
+    "in_flight_limit",
+]
+
 SEEK_MIN_SKIP = 48  # seek only when it skips at least this many frames of decoding
 CONVERT_WORKERS = 2  # threads converting + resizing kept frames while decoding continues
 DECODE_WORKERS = 2  # decoders working on separate keyframe segments at once (kept packets)

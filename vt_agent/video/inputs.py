@@ -16,6 +16,20 @@ import numpy as np
 
 from vt_agent.errors import ConfigError
 
+__all__ = [
+    "CLIP_MEAN",
+    "CLIP_STD",
+    "MERGE_SIZE",
+    "PATCH_SIZE",
+    "TEMPORAL_PATCH_SIZE",
+    "VideoModelInputs",
+    "cached_model_inputs",
+    "clear_model_inputs_memo",
+    "grid_thw",
+    "video_model_inputs",
+    "video_tokens",
+]
+
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 PATCH_SIZE = 14

@@ -16,6 +16,19 @@ import threading
 
 from vt_agent.errors import ConfigError, UnsupportedVideoError
 
+__all__ = [
+    "DEFAULT_MAX_SOURCE_PIXELS",
+    "MIN_FRAME_INTERVAL_S",
+    "PLAUSIBLE_FPS",
+    "SETTING",
+    "VideoTimingWarning",
+    "check_frame_size",
+    "check_timeline",
+    "max_source_pixels",
+    "set_max_source_pixels",
+    "timing_warning",
+]
+
 DEFAULT_MAX_SOURCE_PIXELS = 8192 * 8192
 PLAUSIBLE_FPS = 1000.0  # above: real high-speed footage is rare, broken timestamps common (warning)
 MIN_FRAME_INTERVAL_S = 1e-4  # below on average (above 10,000 fps): the timeline is degenerate

@@ -8,6 +8,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from vt_agent.errors import ConfigError
 
+__all__ = [
+    "DEFAULT_PRESET",
+    "FPS_MAX_FRAMES",
+    "FPS_MIN_FRAMES",
+    "FRAME_FACTOR",
+    "MAX_FPS",
+    "MAX_FRAMES_LIMIT",
+    "MAX_PIXELS_LIMIT",
+    "PAPER_PIXELS",
+    "PIXEL_FACTOR",
+    "PRESETS",
+    "Preset",
+    "get_preset",
+    "make_preset",
+    "preset_problems",
+    "smart_nframes",
+]
+
 PAPER_PIXELS = 128 * 28 * 28  # 100,352: Video-Thinker's min = max pixels per frame
 FRAME_FACTOR = 2  # qwen-vl-utils: frame counts are multiples of the temporal patch size
 FPS_MIN_FRAMES = 4  # qwen-vl-utils defaults for fps-based sampling

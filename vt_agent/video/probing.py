@@ -45,6 +45,32 @@ from vt_agent.errors import UnsupportedVideoError, VideoDecodeError, VideoNotFou
 from vt_agent.sandbox import OpenedFile
 from vt_agent.video import limits
 
+__all__ = [
+    "DECODED",
+    "DEFAULT_FPS",
+    "ID_CHUNK",
+    "LARGE_FRAME_PIXELS",
+    "PACKETS",
+    "KeptPackets",
+    "Timeline",
+    "VideoInfo",
+    "check_path",
+    "check_source",
+    "clear_probe_cache",
+    "decode_packet",
+    "decode_timeline",
+    "file_id",
+    "make_info",
+    "open_video",
+    "probe",
+    "probe_full",
+    "probe_packets",
+    "probe_packets_keeping",
+    "remember_decoded",
+    "safe_demux",
+    "with_flush",
+]
+
 ID_CHUNK = 64 * 1024
 DEFAULT_FPS = 25.0
 _PROBE_CACHE_SIZE = 256

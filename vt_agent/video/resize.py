@@ -9,6 +9,13 @@ import numpy as np
 
 from vt_agent.errors import ConfigError
 
+__all__ = [
+    "MAX_RATIO",
+    "WHOLE_FLOAT_BYTES",
+    "resize_rgb",
+    "smart_resize",
+]
+
 MAX_RATIO = 200
 
 

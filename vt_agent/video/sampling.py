@@ -25,6 +25,12 @@ from vt_agent.video.prepared import PreparedVideo
 from vt_agent.video.presets import DEFAULT_PRESET, Preset, get_preset, smart_nframes
 from vt_agent.video.resize import resize_rgb, smart_resize
 
+__all__ = [
+    "KEEP_PACKETS_MAX",
+    "linspace_indices",
+    "sample",
+]
+
 KEEP_PACKETS_MAX = 128 * 2**20  # a cold sample keeps up to this many bytes of packets from its scan
 
 

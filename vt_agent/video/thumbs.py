@@ -18,6 +18,13 @@ if TYPE_CHECKING:
 
     from vt_agent.video.prepared import PreparedVideo
 
+__all__ = [
+    "contact_sheet",
+    "frame_at",
+    "jpeg_bytes",
+    "label_time",
+]
+
 
 def _pil() -> Any:
     from vt_agent._lazy import require

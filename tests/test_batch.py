@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,16 @@ pytest.importorskip("av")
 ROOT = Path(__file__).resolve().parent.parent
 VIDEOS = ROOT / "tests" / "data" / "videos"
 OPTIONS = ["People walk", "A car parks"]
+
+
+@pytest.fixture(autouse=True)
+def _keep_frame_cache_limit() -> Iterator[None]:
+    """The triage commands turn the frame cache off in this process: give the next tests theirs back."""
+    from vt_agent.video import cache_info, set_cache_limit
+
+    limit = cache_info()["limit_bytes"]
+    yield
+    set_cache_limit(limit)
 
 
 def jobs_of_clips() -> list[dict[str, object]]:

@@ -19,6 +19,16 @@ ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
 
+@pytest.fixture(autouse=True)
+def _keep_frame_cache_limit() -> Iterator[None]:
+    """The triage commands turn the frame cache off in this process: give the next tests theirs back."""
+    from vt_agent.video import cache_info, set_cache_limit
+
+    limit = cache_info()["limit_bytes"]
+    yield
+    set_cache_limit(limit)
+
+
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[Any]:
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)

@@ -54,7 +54,12 @@ async def arun_local(
     items = [job.item() for job in _runnable(jobs, results, progress)]
     if not items:
         return
-    pipeline = Pipeline(reasoner.preset, workers=workers, concurrency=concurrency)
+    pipeline = Pipeline(  # the transformers backend's model inputs are prepared ahead too
+        reasoner.preset,
+        workers=workers,
+        concurrency=concurrency,
+        model_inputs=reasoner.backend.name == "transformers",
+    )
     progress.prepare_workers = pipeline.workers
     try:
         async for done in pipeline.run(items, reason_with(reasoner), fatal=FATAL):

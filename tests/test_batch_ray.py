@@ -184,3 +184,18 @@ def test_triage_of_several_recordings_on_ray_gives_the_reports_of_each_alone(
     assert main(["triage", bbb, query, "--video", vtest, *flags, "--ray", "auto", "--concurrency", "2"]) == 0
     assert json.loads(capsys.readouterr().out) == alone
     assert len(alone[1]["windows"]) == 3
+
+
+def test_an_engine_that_cannot_start_stops_the_run_naming_why(local_ray: Any, tmp_path: Path) -> None:
+    from vt_agent.errors import BackendUnavailableError
+
+    def broken() -> Any:
+        raise RuntimeError("no engine here")
+
+    path = write_jobs(tmp_path / "jobs.jsonl", jobs_of_clips()[:2])
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(
+        BackendUnavailableError, match=r"RuntimeError: no engine here .*run the same command again"
+    ):
+        run_batch(path, out, EngineSpec(factory=broken), videos_dir=VIDEOS, ray="auto", log=None)
+    assert out.read_text("utf-8") == ""  # nothing answered, nothing written: a rerun does every job

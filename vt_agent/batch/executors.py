@@ -80,12 +80,12 @@ def run_on_ray(jobs: Sequence[Job], run: RayOptions, results: ResultsFile, progr
     items = [job.item() for job in _runnable(jobs, results, progress)]
     progress.prepare_workers = run.prepare_workers
     for done in ray_map(items, run):
-        job_id = done.item.data
-        results.write(result_row(job_id, done.value) if done.ok else error_row(job_id, done.error))
-        span = (done.start, done.end) if done.stage != "prepare" else None
-        progress.add(done.ok, prepare_s=done.prepare_s, worker=done.worker, engine=done.engine, gen_span=span)
-        if done.fatal:
+        if done.fatal:  # no row: the job runs again when the command is run again
             raise BackendUnavailableError(
                 f"the engine failed in actor {done.engine}: {done.error}; the rows written so far are kept, "
                 "run the same command again to go on"
             )
+        job_id = done.item.data
+        results.write(result_row(job_id, done.value) if done.ok else error_row(job_id, done.error))
+        span = (done.start, done.end) if done.stage != "prepare" else None
+        progress.add(done.ok, prepare_s=done.prepare_s, worker=done.worker, engine=done.engine, gen_span=span)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vt_agent.batch.engine import FATAL, EngineSpec
-from vt_agent.errors import ConfigError, MissingExtraError
+from vt_agent.errors import BackendUnavailableError, ConfigError, MissingExtraError
 
 if TYPE_CHECKING:
     from vt_agent.pipeline import PipelineItem, PreparedItem
@@ -304,10 +304,18 @@ def ray_map(items: Sequence[PipelineItem], run: RayOptions, task: Task | None = 
             enable_true_multi_threading=concurrency > 1,
         ),
     )
-    for row in ds.iter_rows():
-        done = pickle.loads(row["done"])
-        assert isinstance(done, Done)
-        yield done
+    try:
+        for row in ds.iter_rows():
+            done = pickle.loads(row["done"])
+            assert isinstance(done, Done)
+            yield done
+    except ray.exceptions.RayError as exc:  # an actor that could not start, a node lost, ...
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise BackendUnavailableError(
+            f"the Ray pipeline failed: {lines[-1] if lines else type(exc).__name__} "
+            f"({type(exc).__name__}; the workers' logs are under /tmp/ray/session_latest/logs on each node). "
+            "The rows written so far are kept: run the same command again to go on"
+        ) from exc
 
 
 async def aray_map(

@@ -349,7 +349,10 @@ def run_counting(paths: list[str], backend: Counting, concurrency: int) -> tuple
 def test_fifty_videos_bounded_with_cached_preparations(videos_dir: Path, tmp_path: Path) -> None:
     from vt_agent import video
 
+    from vt_agent.video.cache import DEFAULT_LIMIT_BYTES
+
     video.clear_cache()
+    video.set_cache_limit(DEFAULT_LIMIT_BYTES)  # whatever an earlier test left
     backend = Counting()
     final, done = run_counting(links(videos_dir, tmp_path, 50), backend, concurrency=4)
     assert final["answer"] == "25" and len(final["per_video"]) == 50 and final["partial"] is False

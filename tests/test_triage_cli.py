@@ -91,3 +91,18 @@ def test_bad_html_path_and_preset_fail_before_any_window(
     assert main(["triage", *base, "--window", "10", "--overlap", "10"]) == 2
     err = capsys.readouterr().err
     assert "overlap must be >= 0" in err and "NOTICE" not in err  # refused before the backend loads
+
+
+@pytest.mark.parametrize("more", [[], ["--video"]])
+def test_triage_in_process_leaves_the_frame_cache_as_it_found_it(
+    vtest: Path, bbb: Path, more: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command keeps no frames while it runs, then puts the caller's cache bound back."""
+    from vt_agent import video
+    from vt_agent.cli import main
+
+    before = video.cache_info()["limit_bytes"]
+    extra = [*more, str(bbb)] if more else []
+    argv = ["triage", str(vtest), "someone walks", *extra, "--window", "40", "--backend", "fake", "-q"]
+    assert main(argv) == 0
+    assert video.cache_info()["limit_bytes"] == before > 0

@@ -255,7 +255,7 @@ def rewrite_deprecated(argv: list[str]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from vt_agent._lazy import require
     from vt_agent.reasoner import VideoReasoner
-    from vt_agent.video import cache_info, check_path, set_cache_limit
+    from vt_agent.video import cache_limit, check_path
 
     if args.more_videos or args.ray is not None:  # several recordings, or windows on a Ray cluster
         from vt_agent.commands.triage_many import run_many
@@ -304,13 +304,9 @@ def run(args: argparse.Namespace) -> int:
         finally:
             await reasoner.aclose()
 
-    previous = cache_info()["limit_bytes"]
     try:
-        set_cache_limit(0)  # windows are never asked twice: keep no frames around (memory of one window)
-        try:
+        with cache_limit(0):  # windows are never asked twice: keep no frames (memory of one window)
             report = asyncio.run(main())
-        finally:
-            set_cache_limit(previous)  # as it was (the command may run inside a longer process)
     except (KeyboardInterrupt, Exception):
         if resume is not None:
             print(

@@ -32,11 +32,10 @@ def html_paths(html: Path, videos: list[str]) -> list[Path]:
 
 
 def run_many(args: argparse.Namespace) -> int:
-    from vt_agent.commands.backend_args import backend_from_args, reasoner_settings
-    from vt_agent.commands.triage import _summary, run_triage
-    from vt_agent.reasoner import VideoReasoner
+    from vt_agent.commands.backend_args import reasoner_settings
+    from vt_agent.commands.triage import _summary
     from vt_agent.triage import check_windowing
-    from vt_agent.video import check_path, set_cache_limit
+    from vt_agent.video import cache_limit, check_path
 
     if args.resume is not None:
         raise ConfigError(
@@ -54,38 +53,9 @@ def run_many(args: argparse.Namespace) -> int:
         if args.html is not None and len(videos) > 1
         else [args.html] * len(videos)
     )
-    set_cache_limit(0)
-    if args.ray is not None:
-        reports = _on_ray(args, videos, query)
-    else:
-        if not args.quiet:
-            from vt_agent._lazy import require
+    with cache_limit(0):  # windows are never asked twice: keep no frames around
+        reports = _triage_all(args, videos, query, preset, max_tokens)
 
-            require("tqdm", "cli", "The triage progress bar (or pass --quiet)")
-        backend, notices = backend_from_args(args)
-        for notice in notices:
-            print(notice, file=sys.stderr)
-        reasoner = VideoReasoner(backend, preset=preset, max_tokens=max_tokens)
-
-        async def each() -> list[dict[str, Any]]:
-            try:
-                return [
-                    await run_triage(
-                        v,
-                        query,
-                        reasoner=reasoner,
-                        window_s=args.window,
-                        overlap_s=args.overlap,
-                        concurrency=args.concurrency,
-                        preset=preset,
-                        progress=not args.quiet,
-                    )
-                    for v in videos
-                ]
-            finally:
-                await reasoner.aclose()
-
-        reports = asyncio.run(each())
     if args.html is not None:
         from vt_agent.report import write_triage_html
 
@@ -98,6 +68,46 @@ def run_many(args: argparse.Namespace) -> int:
     else:
         print("\n\n".join(_summary(r) for r in reports))
     return 0
+
+
+def _triage_all(
+    args: argparse.Namespace, videos: list[str], query: str, preset: str, max_tokens: int
+) -> list[dict[str, Any]]:
+    """Each recording's report: on Ray with ``--ray``, else one after the other here."""
+    from vt_agent.commands.backend_args import backend_from_args
+    from vt_agent.commands.triage import run_triage
+    from vt_agent.reasoner import VideoReasoner
+
+    if args.ray is not None:
+        return _on_ray(args, videos, query)
+    if not args.quiet:
+        from vt_agent._lazy import require
+
+        require("tqdm", "cli", "The triage progress bar (or pass --quiet)")
+    backend, notices = backend_from_args(args)
+    for notice in notices:
+        print(notice, file=sys.stderr)
+    reasoner = VideoReasoner(backend, preset=preset, max_tokens=max_tokens)
+
+    async def each() -> list[dict[str, Any]]:
+        try:
+            return [
+                await run_triage(
+                    v,
+                    query,
+                    reasoner=reasoner,
+                    window_s=args.window,
+                    overlap_s=args.overlap,
+                    concurrency=args.concurrency,
+                    preset=preset,
+                    progress=not args.quiet,
+                )
+                for v in videos
+            ]
+        finally:
+            await reasoner.aclose()
+
+    return asyncio.run(each())
 
 
 def _on_ray(args: argparse.Namespace, videos: list[str], query: str) -> list[dict[str, Any]]:

@@ -4,6 +4,9 @@
 Times everywhere are seconds from the first decoded frame (presentation timestamps).
 """
 
+import contextlib
+from collections.abc import Iterator
+
 from vt_agent.video.cache import FRAMES as _FRAMES
 from vt_agent.video.inputs import (
     CLIP_MEAN,
@@ -48,6 +51,18 @@ def cache_info() -> dict[str, int]:
     return _FRAMES.info()
 
 
+@contextlib.contextmanager
+def cache_limit(limit_bytes: int) -> Iterator[None]:
+    """Bound the frame cache to ``limit_bytes`` inside the block, then put the old bound back
+    (a command run inside a longer process leaves the cache as it found it)."""
+    previous = cache_info()["limit_bytes"]
+    set_cache_limit(limit_bytes)
+    try:
+        yield
+    finally:
+        set_cache_limit(previous)
+
+
 __all__ = [
     "CLIP_MEAN",
     "CLIP_STD",
@@ -59,6 +74,7 @@ __all__ = [
     "VideoModelInputs",
     "VideoTimingWarning",
     "cache_info",
+    "cache_limit",
     "cached_model_inputs",
     "check_path",
     "check_source",

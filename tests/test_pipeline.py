@@ -254,3 +254,31 @@ def test_frames_of_another_preset_are_refused(clips: list[Path]) -> None:
     reasoner = VideoReasoner(FakeBackend(), preset=PRESET)
     with pytest.raises(ConfigError, match="video-thinker-32f"):
         asyncio.run(reasoner.areason(str(clips[0]), "What happens?", prepared=ready.videos))
+
+
+def test_close_cancels_a_run_left_unclosed(clips: list[Path]) -> None:
+    started: list[str] = []
+    cancelled: list[str] = []
+
+    async def generate(prepared: PreparedItem) -> None:
+        started.append(str(prepared.item.key))
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.append(str(prepared.item.key))
+            raise
+
+    async def main() -> None:
+        p = Pipeline(PRESET, workers=1, concurrency=1, look_ahead=2)
+        stream = p.run(items(clips), generate)
+        waiter = asyncio.ensure_future(anext(stream))
+        while not started:
+            await asyncio.sleep(0.01)
+        p.close()  # as a caller's finally does after leaving its loop early
+        await asyncio.sleep(0.05)
+        assert cancelled == started == ["k0"]
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+        await stream.aclose()
+
+    asyncio.run(main())

@@ -251,6 +251,7 @@ class Pipeline:
         self.pool = pool
         self.model_inputs = model_inputs and pool == "thread"
         self._executor: Executor | None = None
+        self._live: set[asyncio.Task[None]] = set()  # every run's tasks, cancelled by close()
         self._sems: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[asyncio.Semaphore, ...]] = (
             weakref.WeakKeyDictionary()
         )
@@ -377,6 +378,7 @@ class Pipeline:
 
         def release(task: asyncio.Task[None]) -> None:
             tasks.discard(task)
+            self._live.discard(task)
             sem.release()
 
         async def feed() -> None:
@@ -388,6 +390,7 @@ class Pipeline:
                     await sem.acquire()
                     task = asyncio.create_task(one(n - 1, item))
                     tasks.add(task)
+                    self._live.add(task)
                     task.add_done_callback(release)  # also when cancelled before it ran
             except Exception as exc:
                 done.put_nowait(exc)
@@ -395,6 +398,8 @@ class Pipeline:
             done.put_nowait(n)
 
         feeder = asyncio.create_task(feed())
+        self._live.add(feeder)
+        feeder.add_done_callback(self._live.discard)
         total: int | None = None
         seen = 0
         waiting: dict[int, ItemResult[R]] = {}
@@ -422,7 +427,11 @@ class Pipeline:
     # ------------------------------------------------------------------ life
 
     def close(self) -> None:
-        """Stop the pool: queued preparations are dropped, running ones end on their own."""
+        """Cancel the items of runs still in flight (a run left without closing its iterator
+        included) and stop the pool: queued preparations are dropped, running ones end on their own.
+        """
+        for task in list(self._live):
+            task.cancel()
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None

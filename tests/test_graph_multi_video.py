@@ -348,7 +348,6 @@ def run_counting(paths: list[str], backend: Counting, concurrency: int) -> tuple
 
 def test_fifty_videos_bounded_with_cached_preparations(videos_dir: Path, tmp_path: Path) -> None:
     from vt_agent import video
-
     from vt_agent.video.cache import DEFAULT_LIMIT_BYTES
 
     video.clear_cache()

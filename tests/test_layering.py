@@ -105,3 +105,29 @@ def test_no_import_cycles_between_packages() -> None:
                     seen.add(nxt)
                     stack.append((nxt, [*path, nxt]))
     assert cycles == []
+
+
+def test_modules_stay_small_or_say_why() -> None:
+    """No module over 700 lines; one over 400 says why at its top ("Over 400 lines: ...")."""
+    too_long, unexplained = [], []
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            lines = text.count("\n") + 1
+            name = str(path.relative_to(ROOT))
+            if lines > 700:
+                too_long.append(f"{name}: {lines}")
+            elif lines > 400 and "over 400 lines" not in (ast.get_docstring(ast.parse(text)) or "").lower():
+                unexplained.append(f"{name}: {lines}")
+    assert too_long == [] and unexplained == []
+
+
+def test_every_public_module_declares_its_api() -> None:
+    """Each public module (no leading underscore) lists its public names in ``__all__``."""
+    missing = [
+        str(path.relative_to(ROOT))
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if not path.name.startswith("_") and "__all__" not in path.read_text(encoding="utf-8")
+    ]
+    assert missing == []

@@ -29,6 +29,8 @@ ones end in their worker and are dropped, generations are cancelled.
 Pool: threads by default (PyAV decodes and numpy resizes with the GIL released; bench/pipeline.py
 measures threads against processes). Processes need items with plain paths (an
 :class:`~vt_agent.sandbox.OpenedFile` cannot cross to another process) and keep no frame cache.
+
+Over 400 lines: one scheduler whose slots, pool, cancellation and ordering rules share one run's state; the two stages it runs (prepare, generate) are small functions usable alone.
 """
 
 from __future__ import annotations

@@ -50,3 +50,16 @@ def test_cli_names_the_flag_and_the_command(
     assert time.monotonic() - start < 10  # no retries (they took about 25 s)
     err = capsys.readouterr().err
     assert f"--model: model {MODEL} is not in the local Hugging Face cache" in err and "hf download" in err
+
+
+def test_library_backend_fails_fast_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`TransformersBackend(hub id)` used from Python, not the CLI, is refused at once too."""
+    pytest.importorskip("transformers")
+    from vt_agent.backends.transformers_backend import TransformersBackend
+    from vt_agent.errors import BackendUnavailableError
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    start = time.monotonic()
+    with pytest.raises(BackendUnavailableError, match="HF_HUB_OFFLINE is set") as info:
+        TransformersBackend(MODEL, device="cpu", force_cpu=True).load_sync()
+    assert time.monotonic() - start < 10 and "hf download" in str(info.value)

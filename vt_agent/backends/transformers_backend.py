@@ -220,6 +220,12 @@ class TransformersBackend:
                 "checkpoint directory or a hub id, or use --backend fake to try the pipeline without a model.",
                 extra="hf",
             )
+        if not self.local_files_only:  # a hub id: fail in seconds, not after the hub's ~25 s of retries
+            from vt_agent.hub import hub_problem
+
+            problem = hub_problem(self.model)
+            if problem is not None:
+                raise BackendUnavailableError(problem, extra="hf")
         return self.model
 
     def _hub_kwargs(self) -> dict[str, Any]:

@@ -35,13 +35,11 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vt_agent.backends.base import Delta, GenerationRequest  # noqa: E402
 from vt_agent.backends.fake_backend import FakeBackend  # noqa: E402
 from vt_agent.batch import EngineSpec, Job  # noqa: E402
 from vt_agent.pipeline import prepare_item  # noqa: E402
@@ -50,29 +48,6 @@ from vt_agent.video import clear_cache, set_cache_limit  # noqa: E402
 VIDEOS = ROOT / "tests" / "data" / "videos"
 PRESET = "video-thinker-16f"
 OPTIONS = ("People walk", "A car parks")
-
-
-class PacedBackend:
-    """FakeBackend behind an engine that runs ``concurrency`` requests at once, ``gen_s`` each."""
-
-    scripted = True
-
-    def __init__(self, gen_s: float, concurrency: int) -> None:
-        self.inner = FakeBackend(chunk_chars=64)
-        self.name, self.model = self.inner.name, self.inner.model
-        self.gen_s, self.concurrency = gen_s, concurrency
-        self._slots: asyncio.Semaphore | None = None
-
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[Delta]:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.concurrency)
-        async with self._slots:
-            await asyncio.sleep(self.gen_s)  # the GPU's time: no CPU of ours
-            async for delta in self.inner.stream(request):
-                yield delta
-
-    async def close(self) -> None:
-        await self.inner.close()
 
 
 def make_jobs(repeat: int) -> list[Job]:
@@ -154,7 +129,10 @@ def main(args: argparse.Namespace) -> int:
     clear_cache()
     conc = args.engine_concurrency
     gen_s = args.gen_s if args.gen_s is not None else sum(prep) / len(prep) / 4
-    spec = EngineSpec(preset=PRESET, factory=functools.partial(PacedBackend, gen_s, conc))
+    spec = EngineSpec(
+        preset=PRESET,
+        factory=functools.partial(FakeBackend, chunk_chars=64, request_s=gen_s, concurrency=conc),
+    )
     print(
         f"{len(jobs)} jobs, preparation {sum(prep) / len(prep) * 1000:.0f} ms a job on average (one at a time), "
         f"engine: 1 actor, {conc} at once, {gen_s * 1000:.0f} ms a request"

@@ -28,7 +28,6 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -36,7 +35,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vt_agent.backends.base import Delta, GenerationRequest  # noqa: E402
 from vt_agent.backends.fake_backend import FakeBackend  # noqa: E402
 from vt_agent.pipeline import Pipeline, PipelineItem, default_workers, prepare_item, reason_with  # noqa: E402
 from vt_agent.reasoner import VideoReasoner  # noqa: E402
@@ -46,30 +44,6 @@ VIDEOS = ROOT / "tests" / "data" / "videos"
 PRESET = "video-thinker-16f"
 SPEED_TARGET = 1.6
 BOUND_TARGET = 1.15
-
-
-class PacedBackend:
-    """FakeBackend behind an engine that runs ``concurrency`` requests at once, ``gen_s`` each."""
-
-    scripted = True
-
-    def __init__(self, gen_s: float, concurrency: int) -> None:
-        self.inner = FakeBackend(chunk_chars=64)
-        self.name, self.model = self.inner.name, self.inner.model
-        self.gen_s = gen_s
-        self.concurrency = concurrency
-        self._slots: asyncio.Semaphore | None = None
-
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[Delta]:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.concurrency)
-        async with self._slots:
-            await asyncio.sleep(self.gen_s)  # the GPU's time: no CPU of ours
-            async for delta in self.inner.stream(request):
-                yield delta
-
-    async def close(self) -> None:
-        await self.inner.close()
 
 
 def make_items() -> list[PipelineItem]:
@@ -137,7 +111,7 @@ async def main(args: argparse.Namespace) -> int:
         clear_cache()
         prep = sum(prepare_item(it, PRESET).prepare_s for it in items)
         gen_s = prep / cores * conc / len(items)
-    reasoner = VideoReasoner(PacedBackend(gen_s, conc), preset=PRESET)
+    reasoner = VideoReasoner(FakeBackend(chunk_chars=64, request_s=gen_s, concurrency=conc), preset=PRESET)
     load = os.getloadavg()[0]
     print(f"{len(items)} items, {cores} cores, engine: {conc} at once, {gen_s * 1000:.0f} ms per request")
     print(f"load average at start: {load:.1f} (a shared machine: median of {args.rounds} round(s))")

@@ -248,3 +248,44 @@ def test_streamed_deltas_parse_like_the_whole_text() -> None:
             assert parser.answer == script.expected_answer, name
 
     asyncio.run(run())
+
+
+def test_paced_engine_takes_at_most_concurrency_requests_at_once() -> None:
+    import asyncio
+
+    from vt_agent.backends.base import GenerationRequest
+    from vt_agent.backends.fake_backend import FakeBackend
+
+    backend = FakeBackend("<answer>A</answer>", request_s=0.01, concurrency=2)
+    active = most = 0
+
+    async def one() -> str:
+        nonlocal active, most
+        parts = []
+        request = GenerationRequest(messages=[{"role": "user", "content": "q"}], videos=[])
+        async for delta in backend.stream(request):
+            if not parts:
+                active += 1
+                most = max(most, active)
+            parts.append(delta.text)
+        active -= 1
+        return "".join(parts)
+
+    async def run() -> list[str]:
+        return list(await asyncio.gather(*(one() for _ in range(6))))
+
+    assert asyncio.run(run()) == ["<answer>A</answer>"] * 6
+    assert most == 2
+    assert asyncio.run(run()) == ["<answer>A</answer>"] * 6  # a new event loop gets its own slots
+
+
+def test_paced_engine_settings_are_checked() -> None:
+    import pytest
+
+    from vt_agent.backends.fake_backend import FakeBackend
+    from vt_agent.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="request_s"):
+        FakeBackend(request_s=-1)
+    with pytest.raises(ConfigError, match="concurrency"):
+        FakeBackend(concurrency=0)

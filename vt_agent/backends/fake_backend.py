@@ -9,9 +9,10 @@ and file name to pick a script).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from vt_agent.backends.base import Delta, GenerationRequest
 from vt_agent.backends.fake_traces import SCRIPTS, FakeTrace, choose_script, get_script
@@ -69,6 +70,9 @@ class FakeBackend:
     or a callable ``request -> str | FakeTrace``. The last delta carries ``finish_reason``:
     ``"length"`` for scripts cut off at max tokens, else ``"stop"``.
 
+    Paced like a GPU engine (for benchmarks): ``request_s`` seconds of "generation" before each
+    request's first chunk, at most ``concurrency`` requests at once (None: no limit).
+
     Given ``request.assistant_prefix`` it streams the rest of the script after that prefix
     (see :func:`continuation`); a callable script still returns the whole trace.
     Closing the stream (``aclose()``) or cancelling its consumer stops it at once.
@@ -85,6 +89,8 @@ class FakeBackend:
         chunk_chars: int = 8,
         delay_s: float = 0.0,
         model: str = "scripted-fake",
+        request_s: float = 0.0,
+        concurrency: int | None = None,
     ) -> None:
         if not isinstance(chunk_chars, int) or isinstance(chunk_chars, bool) or chunk_chars < 1:
             raise ConfigError(f"chunk_chars must be a positive integer, got {chunk_chars!r}")
@@ -93,6 +99,15 @@ class FakeBackend:
         self.model = model
         self.chunk_chars = chunk_chars
         self.delay_s = float(delay_s)
+        if not isinstance(request_s, int | float) or request_s < 0:
+            raise ConfigError(f"request_s must be a number of seconds >= 0, got {request_s!r}")
+        if concurrency is not None and (
+            not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1
+        ):
+            raise ConfigError(f"concurrency must be a positive integer or None, got {concurrency!r}")
+        self.request_s = float(request_s)
+        self.concurrency = concurrency
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self._script: ScriptChoice | None
         self._cycle: list[FakeTrace] | None = None
         if isinstance(script, list | tuple):
@@ -134,19 +149,31 @@ class FakeBackend:
         self.chosen.append(trace.name)
         return self._stream(continuation(trace.text, request.assistant_prefix), trace.finish_reason)
 
+    def _engine_slot(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """One of the paced engine's ``concurrency`` slots (a semaphore per event loop)."""
+        if self.concurrency is None:
+            return contextlib.nullcontext()
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(self.concurrency))
+        return self._slots[1]
+
     async def _stream(self, text: str, finish: Literal["stop", "length"]) -> AsyncIterator[Delta]:
         n = self.chunk_chars
         pieces = [text[i : i + n] for i in range(0, len(text), n)] or [""]
         last = len(pieces) - 1
-        for i, piece in enumerate(pieces):
-            if self.closed:
-                raise BackendError("the fake backend was closed during generation")
-            if self.delay_s > 0:
-                await asyncio.sleep(self.delay_s)
-            else:
-                await asyncio.sleep(0)  # a cancellation point, like a real engine's await
-            self.chunks_sent += 1
-            yield Delta(piece, finish if i == last else None)
+        async with self._engine_slot():
+            if self.request_s > 0:
+                await asyncio.sleep(self.request_s)  # the engine's time: no CPU of ours
+            for i, piece in enumerate(pieces):
+                if self.closed:
+                    raise BackendError("the fake backend was closed during generation")
+                if self.delay_s > 0:
+                    await asyncio.sleep(self.delay_s)
+                else:
+                    await asyncio.sleep(0)  # a cancellation point, like a real engine's await
+                self.chunks_sent += 1
+                yield Delta(piece, finish if i == last else None)
 
     async def close(self) -> None:
         """Stop serving; idempotent."""

@@ -23,6 +23,7 @@ import stat
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from vt_agent.errors import PathNotAllowedError, VideoDecodeError, VideoNotFoundError
@@ -30,6 +31,7 @@ from vt_agent.errors import PathNotAllowedError, VideoDecodeError, VideoNotFound
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "OpenedFile",
+    "check_video_stat",
     "has_openat2",
     "open_beneath",
     "open_in_roots",
@@ -354,7 +356,12 @@ def open_beneath(
 
 
 def _check_opened(opened: OpenedFile, given: str, max_bytes: int | None) -> None:
-    st = opened.stat()
+    check_video_stat(opened.stat(), given, max_bytes)
+
+
+def check_video_stat(st: os.stat_result, given: str | Path, max_bytes: int | None = None) -> None:
+    """Refuse what a ``stat`` says cannot be a video: a folder, a device or pipe, an empty file, or
+    (``max_bytes``) a file too large; errors name ``given``. Shared by opened files and plain paths."""
     if stat.S_ISDIR(st.st_mode):
         raise VideoNotFoundError(given, "is a directory, not a video file; give the path of a video file")
     if not stat.S_ISREG(st.st_mode):

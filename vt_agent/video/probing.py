@@ -29,7 +29,6 @@ import hashlib
 import itertools
 import os
 import re
-import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -42,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vt_agent._lazy import require
 from vt_agent.errors import UnsupportedVideoError, VideoDecodeError, VideoNotFoundError
-from vt_agent.sandbox import OpenedFile
+from vt_agent.sandbox import OpenedFile, check_video_stat
 from vt_agent.video import limits
 
 __all__ = [
@@ -174,12 +173,7 @@ def check_path(path: str | os.PathLike[str]) -> Path:
         raise VideoNotFoundError(p, "no such file; check the path") from None
     except OSError as exc:
         raise VideoNotFoundError(p, f"cannot be read ({exc.strerror or exc})") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise VideoNotFoundError(p, "is a directory, not a video file; give the path of a video file")
-    if not stat.S_ISREG(st.st_mode):
-        raise VideoNotFoundError(p, "is not a regular file (device, socket or pipe); give a video file")
-    if st.st_size == 0:
-        raise VideoDecodeError(p, "is an empty file (0 bytes); the download or copy probably failed")
+    check_video_stat(st, p)
     if not os.access(p, os.R_OK):
         raise VideoNotFoundError(p, "is not readable (permission denied)")
     return p.resolve()

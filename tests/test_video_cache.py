@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -117,13 +118,71 @@ def test_decoding_strategies_agree(videos_dir: Path, clip: str) -> None:
         "one decoder, inline conversion": {"DECODE_WORKERS": 1, "CONVERT_WORKERS": 0},
         "forward pass": {"KEEP_PACKETS_MAX": 0},
     }
+    variants["decoders converting for each other, two frames waiting at most"] = {
+        "FRAME_BUDGET_BYTES": 2 * 3 * 1280 * 720
+    }
     for name, settings in variants.items():
         with pytest.MonkeyPatch.context() as mp:
             for attr, value in settings.items():
-                mp.setattr(decoding if attr == "DECODE_WORKERS" else sampling, attr, value)
+                mp.setattr(
+                    decoding if attr in ("DECODE_WORKERS", "FRAME_BUDGET_BYTES") else sampling, attr, value
+                )
             other = video.sample(path, "video-thinker-32f", cache=False)
         assert other.record == segments.record, name
         assert np.array_equal(other.frames, segments.frames), name
+    with video.one_thread():
+        other = video.sample(path, "video-thinker-32f", cache=False)
+    assert other.record == segments.record and np.array_equal(other.frames, segments.frames)
+
+
+@pytest.mark.parametrize("clip", ["bigbuckbunny.mp4", "cityCC0.mpg", "vtest.avi"])
+def test_one_thread_converts_in_the_calling_thread(
+    videos_dir: Path, clip: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside video.one_thread every frame is converted by the caller, and no codec runs threads."""
+    threads: set[str] = set()
+    kinds: set[str] = set()
+    resize, open_video = sampling.resize_rgb, decoding._probe.open_video
+
+    def spy_resize(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+        threads.add(threading.current_thread().name)
+        return resize(rgb, width, height)
+
+    def spy_open(path: object) -> tuple[object, object]:
+        container, stream = open_video(path)  # type: ignore[arg-type]
+        kinds.add(stream.thread_type.name)  # type: ignore[attr-defined]
+        return container, stream
+
+    monkeypatch.setattr(sampling, "resize_rgb", spy_resize)
+    monkeypatch.setattr(decoding._probe, "open_video", spy_open)
+    with video.one_thread():
+        video.sample(videos_dir / clip, cache=False)
+    assert threads == {threading.current_thread().name}
+    assert kinds == {"NONE"}
+    kinds.clear()
+    video.sample(videos_dir / clip, cache=False)  # outside the block: the codec's threads again
+    assert kinds and "NONE" not in kinds
+
+
+def test_a_failing_conversion_stops_both_decoders(vtest: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A conversion that raises while two decoders share the work ends the call with that error
+    (no decoder left waiting for frames), and the next call works."""
+    resize = sampling.resize_rgb
+    calls = 0
+
+    def flaky(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+        nonlocal calls
+        calls += 1
+        if calls == 5:
+            raise RuntimeError("conversion failed")
+        return resize(rgb, width, height)
+
+    monkeypatch.setattr(sampling, "resize_rgb", flaky)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(video.sample, vtest, cache=False)
+        with pytest.raises(RuntimeError, match="conversion failed"):
+            future.result(timeout=60)
+    assert video.sample(vtest, cache=False).frames.shape[0] == 16
 
 
 def test_concurrent_callers(bbb: Path, city: Path, vtest: Path) -> None:

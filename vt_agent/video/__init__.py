@@ -28,7 +28,15 @@ from vt_agent.video.presets import (
     make_preset,
     smart_nframes,
 )
-from vt_agent.video.probing import VideoInfo, check_path, check_source, clear_probe_cache, file_id, probe
+from vt_agent.video.probing import (
+    VideoInfo,
+    check_path,
+    check_source,
+    clear_probe_cache,
+    file_id,
+    one_thread,
+    probe,
+)
 from vt_agent.video.resize import resize_rgb, smart_resize
 from vt_agent.video.sampling import linspace_indices, sample
 from vt_agent.video.thumbs import contact_sheet, frame_at, jpeg_bytes, label_time
@@ -90,6 +98,7 @@ __all__ = [
     "linspace_indices",
     "make_preset",
     "max_source_pixels",
+    "one_thread",
     "probe",
     "resize_rgb",
     "sample",

@@ -86,6 +86,49 @@ class _Converter:
             fut.cancel()
 
 
+class _SharedConverter(_Converter):
+    """Conversions shared by several decoders: a decoder queues the frames it keeps, and once it
+    has nothing left to decode converts queued frames (any decoder's) until every decoder is done.
+    Keyframe segments seldom split evenly, so the decoder with less to decode converts for the
+    other. A decoder converts its own frame at once only when :func:`in_flight_limit` frames wait."""
+
+    def __init__(self, label: str, convert: Callable[[Any], np.ndarray], decoders: int) -> None:
+        super().__init__(label, convert, None)
+        self.queue: deque[tuple[int, Any]] = deque()
+        self.cond = threading.Condition()
+        self.decoding = decoders
+
+    def keep(self, pos: int, frame: Any) -> None:
+        limits.check_frame_size(self.label, frame.width, frame.height)
+        with self.cond:
+            if len(self.queue) < in_flight_limit(frame.width, frame.height):
+                self.queue.append((pos, frame))
+                self.cond.notify()
+                return
+        self.done[pos] = self.convert(frame)
+
+    def drain(self) -> None:
+        """Called once by each decoder when it has nothing left to decode."""
+        with self.cond:
+            self.decoding -= 1
+            self.cond.notify_all()
+        while True:
+            with self.cond:
+                while not self.queue and self.decoding > 0:
+                    self.cond.wait()
+                if not self.queue:
+                    return
+                pos, frame = self.queue.popleft()
+            self.done[pos] = self.convert(frame)
+
+    def cancel(self) -> None:
+        """A decoder failed: drop what waits and release the others."""
+        with self.cond:
+            self.queue.clear()
+            self.decoding = 0
+            self.cond.notify_all()
+
+
 def _frames_from(container: Any, stream: Any, problems: list[str], path: _probe.Source) -> Iterator[Any]:
     for packet in _probe.with_flush(_probe.safe_demux(container, stream, problems)):
         yield from _probe.decode_packet(packet, stream, problems, path)
@@ -110,8 +153,11 @@ def collect(
     Every decoded frame is checked against ``tl``: a frame it does not list, or one it lists
     that does not decode, raises _Mismatch. Returns the frames and whether every frame of the
     file decoded in order (then ``tl`` is verified). With ``workers`` > 0 conversions run in
-    that many threads while decoding goes on (PyAV and Pillow release the GIL).
+    that many threads while decoding goes on (PyAV and Pillow release the GIL); inside
+    probing.one_thread everything runs in the calling thread.
     """
+    if _probe.single_threaded():
+        workers = 0
     if kept is not None:
         return _Segments(path, tl, convert, kept).run(sorted(set(positions)), workers)
     if workers <= 0:
@@ -182,15 +228,17 @@ class _Segments:
         ctx = self.kept.stream.codec_context
         inline = _Converter(str(self.path), self.convert, None)
         small = in_flight_limit(ctx.width, ctx.height) >= DECODE_WORKERS
-        if DECODE_WORKERS > 1 and len(runs) > 1 and todo >= PARALLEL_MIN_FRAMES and small:
+        parallel = DECODE_WORKERS > 1 and not _probe.single_threaded() and len(runs) > 1
+        if parallel and todo >= PARALLEL_MIN_FRAMES and small:
             queue = sorted(runs, key=lambda r: r[0] - r[1])  # longest first
             ctx.thread_type = "NONE"
+            shared = _SharedConverter(str(self.path), self.convert, DECODE_WORKERS)
             with ThreadPoolExecutor(max_workers=DECODE_WORKERS - 1, thread_name_prefix="vt-decode") as pool:
                 helpers = [
-                    pool.submit(self._helper, queue, wanted_set, inline) for _ in range(DECODE_WORKERS - 1)
+                    pool.submit(self._helper, queue, wanted_set, shared) for _ in range(DECODE_WORKERS - 1)
                 ]
                 try:
-                    self._work(ctx, queue, wanted_set, inline)
+                    self._decode_and_convert(ctx, queue, wanted_set, shared)
                 finally:
                     with self.lock:
                         queue.clear()  # stop the helpers early if this thread failed
@@ -198,7 +246,7 @@ class _Segments:
                 for exc in errors:
                     if exc is not None:
                         raise exc
-            return inline.done, whole
+            return shared.done, whole
         if workers <= 0:
             self._work(ctx, runs, wanted_set, inline)
             return inline.done, whole
@@ -210,16 +258,30 @@ class _Segments:
             finally:
                 conv.cancel()
 
-    def _helper(self, queue: list[tuple[int, int]], wanted: set[int], conv: _Converter) -> None:
+    def _helper(self, queue: list[tuple[int, int]], wanted: set[int], conv: _SharedConverter) -> None:
         with self.lock:
-            if not queue:
-                return
+            idle = not queue
+        if idle:
+            self._decode_and_convert(None, queue, wanted, conv)
+            return
         container, stream = _probe.open_video(self.path)
         try:
             stream.thread_type = "NONE"
-            self._work(stream.codec_context, queue, wanted, conv)
+            self._decode_and_convert(stream.codec_context, queue, wanted, conv)
         finally:
             container.close()
+
+    def _decode_and_convert(
+        self, ctx: Any, queue: list[tuple[int, int]], wanted: set[int], conv: _SharedConverter
+    ) -> None:
+        """One decoder's share: runs from ``queue`` (none without ``ctx``), then conversions."""
+        try:
+            if ctx is not None:
+                self._work(ctx, queue, wanted, conv)
+            conv.drain()
+        except BaseException:
+            conv.cancel()
+            raise
 
     def _work(
         self,

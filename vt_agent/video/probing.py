@@ -24,6 +24,7 @@ Over 400 lines: container quirks (MPEG-PS offsets, lying AVI headers, variable f
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import itertools
@@ -60,6 +61,7 @@ __all__ = [
     "decode_timeline",
     "file_id",
     "make_info",
+    "one_thread",
     "open_video",
     "probe",
     "probe_full",
@@ -67,6 +69,7 @@ __all__ = [
     "probe_packets_keeping",
     "remember_decoded",
     "safe_demux",
+    "single_threaded",
     "with_flush",
 ]
 
@@ -236,6 +239,26 @@ def file_id(path: VideoSource) -> str:
 
 # ---------------------------------------------------------------- opening
 
+_THREADS = threading.local()
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Prepare videos in the calling thread only, inside the block (this thread only): codecs
+    without threads of their own, one decoder, conversions inline. For pools that already run
+    one preparation per core, where extra threads per video only add hand-offs (bench/pipeline.py)."""
+    before = single_threaded()
+    _THREADS.one = True
+    try:
+        yield
+    finally:
+        _THREADS.one = before
+
+
+def single_threaded() -> bool:
+    """Whether this thread is inside :func:`one_thread`."""
+    return bool(getattr(_THREADS, "one", False))
+
 
 def open_video(path: Source) -> tuple[Any, Any]:
     """(container, first video stream) or a specific VideoError."""
@@ -287,7 +310,10 @@ def open_video(path: Source) -> tuple[Any, Any]:
         container.close()
         raise
     # frame threads hold a frame each: very large frames decode with slice threads only
-    stream.thread_type = "AUTO" if width * height <= LARGE_FRAME_PIXELS else "SLICE"
+    if single_threaded():
+        stream.thread_type = "NONE"
+    else:
+        stream.thread_type = "AUTO" if width * height <= LARGE_FRAME_PIXELS else "SLICE"
     return container, stream
 
 

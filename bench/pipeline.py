@@ -4,16 +4,18 @@
 
 Items: the bundled clips whole, two windows of each short clip and 8 s windows of vtest.avi every
 4 s (26 items), each asked one question through ``VideoReasoner`` with the paper preset. The engine
-is paced like a GPU: a FakeBackend behind a wrapper that takes ``--engine-concurrency`` requests
-at once and holds each for a fixed ``--gen-s`` seconds (default: the balanced point, where the
-engine's total time equals the preparation's total over the cores, the hardest case for overlap).
+is paced like a GPU: a FakeBackend that takes ``--engine-concurrency`` requests at once and holds
+each for a fixed ``--gen-s`` seconds (default: the balanced point, where the engine's total time
+equals the preparation's CPU total over the cores, the hardest case for overlap).
 Every configuration starts with cold caches (frames, model inputs, probes: ``clear_cache``).
 
 * sequential: prepare then generate, one item at a time (the sum of the two);
 * pipeline: ``vt_agent.pipeline.Pipeline`` with a thread pool of ``cores`` workers (and a
   process pool, and 1/2/4 threads for the scaling table);
 * bound: ``max(total preparation / cores, total generation / engine concurrency)``, with the
-  preparation total of the sequential run of the same round.
+  preparation total of the sequential run of the same round counted in CPU seconds (one item's
+  preparation already runs in up to 2 threads, so its wall time understates the work the cores
+  must do; the wall-time version is printed too, without a verdict).
 
 Targets (verdict lines): pipeline >= 1.6x faster than sequential, and within 1.15x of the bound.
 Each round runs every configuration once, each right after a sequential run of its own (so the
@@ -107,10 +109,12 @@ async def main(args: argparse.Namespace) -> int:
     cores = default_workers()
     conc = args.engine_concurrency
     gen_s = args.gen_s
-    if gen_s is None:  # calibrate: the engine total equals the preparation total over the cores
+    if gen_s is None:  # calibrate: the engine total equals the preparation's CPU over the cores
         clear_cache()
-        prep = sum(prepare_item(it, PRESET).prepare_s for it in items)
-        gen_s = prep / cores * conc / len(items)
+        c0 = time.process_time()
+        for it in items:
+            prepare_item(it, PRESET)
+        gen_s = (time.process_time() - c0) / cores * conc / len(items)
     reasoner = VideoReasoner(FakeBackend(chunk_chars=64, request_s=gen_s, concurrency=conc), preset=PRESET)
     load = os.getloadavg()[0]
     print(f"{len(items)} items, {cores} cores, engine: {conc} at once, {gen_s * 1000:.0f} ms per request")
@@ -118,15 +122,19 @@ async def main(args: argparse.Namespace) -> int:
     configs = [("thread", w) for w in sorted({1, 2, 4, cores})] + [("process", cores)]
     speed: dict[Any, list[float]] = {c: [] for c in configs}
     to_bound: dict[Any, list[float]] = {c: [] for c in configs}
+    to_wall_bound: list[float] = []
     share: dict[Any, list[float]] = {c: [] for c in configs}
     seq_share: list[float] = []
     for r in range(args.rounds):
         for config in configs:  # each configuration right after its own sequential run: the same load
             seq_wall, prep_total, prep_cpu = await sequential(items, reasoner)
-            bound = max(prep_total / cores, len(items) * gen_s / conc)
+            gen_total = len(items) * gen_s / conc
+            bound = max(prep_cpu / cores, gen_total)
             wall = await piped(items, reasoner, config[1], config[0], conc)
             speed[config].append(seq_wall / wall)
             to_bound[config].append(wall / bound)
+            if config == ("thread", cores):
+                to_wall_bound.append(wall / max(prep_total / cores, gen_total))
             share[config].append(CPU_SHARE[config])
             seq_share.append(prep_cpu / prep_total)
         mine = (speed[("thread", cores)][-1], to_bound[("thread", cores)][-1])
@@ -148,11 +156,13 @@ async def main(args: argparse.Namespace) -> int:
     print(f"\n{ok} pipeline vs sequential on {cores} cores: {fast:.2f}x faster (target >= {SPEED_TARGET}x)")
     ok = "[ok]" if near <= BOUND_TARGET else "[MISSED]"
     print(
-        f"{ok} pipeline vs bound max(preparation / cores, generation): {near:.2f}x (target <= {BOUND_TARGET}x)"
+        f"{ok} pipeline vs bound max(preparation CPU / cores, generation): {near:.2f}x "
+        f"(target <= {BOUND_TARGET}x)"
     )
     print(
         f"the sequential preparation got {median(seq_share):.2f} cores (CPU s per wall s; one item decodes in "
-        f"up to 2 threads); the bound assumes the {cores} cores are all ours"
+        f"up to 2 threads), so against its wall time over the cores the pipeline is at "
+        f"{median(to_wall_bound):.2f}x (no verdict: that bound would have the cores do more work than they can)"
     )
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
     return 0

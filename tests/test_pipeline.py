@@ -282,3 +282,33 @@ def test_close_cancels_a_run_left_unclosed(clips: list[Path]) -> None:
         await stream.aclose()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_preparations_beside_others_run_in_one_thread(
+    clips: list[Path], monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """With several workers, a preparation submitted while another is under way samples inside
+    video.one_thread; the first one, and every one of a lone worker, keep the codec's threads."""
+    from vt_agent.video.probing import single_threaded
+
+    inside: dict[str, bool] = {}
+    real = reasoner_mod.sample_video
+
+    def spy(path: Any, preset: str, window: Any = None) -> Any:
+        inside[str(path)] = single_threaded()
+        return real(path, preset, window)
+
+    monkeypatch.setattr(reasoner_mod, "sample_video", spy)
+    items = [PipelineItem(i, str(c), "q") for i, c in enumerate(clips)]
+    reasoner = VideoReasoner(FakeBackend(chunk_chars=64), preset=PRESET)
+
+    async def go() -> None:
+        async with Pipeline(PRESET, workers=workers, concurrency=1) as pipeline:
+            async for done in pipeline.run(items, reason_with(reasoner)):
+                assert done.ok, done.message
+
+    asyncio.run(go())
+    assert len(inside) == len(items)
+    assert inside[str(clips[0])] is False
+    assert any(inside.values()) is (workers > 1)

@@ -27,7 +27,9 @@ cancelling its task cancels the items in flight: preparations not started never 
 ones end in their worker and are dropped, generations are cancelled.
 
 Pool: threads by default (PyAV decodes and numpy resizes with the GIL released; bench/pipeline.py
-measures threads against processes). Processes need items with plain paths (an
+measures threads against processes). A preparation submitted while another is still under way runs
+in one thread (``vt_agent.video.one_thread``): the pool already spreads items over the cores, and
+a codec's own threads beside it only add hand-offs. Processes need items with plain paths (an
 :class:`~vt_agent.sandbox.OpenedFile` cannot cross to another process) and keep no frame cache.
 
 Over 400 lines: one scheduler whose slots, pool, cancellation and ordering rules share one run's state; the two stages it runs (prepare, generate) are small functions usable alone.
@@ -146,18 +148,25 @@ class ItemResult(Generic[R]):
         return "" if self.error is None else f"{type(self.error).__name__}: {self.error}"
 
 
-def prepare_item(item: PipelineItem, preset: str, model_inputs: bool = False) -> PreparedItem:
-    """Blocking: sample every video of ``item`` as a question does (and its model inputs if asked)."""
+def prepare_item(
+    item: PipelineItem, preset: str, model_inputs: bool = False, one_thread: bool = False
+) -> PreparedItem:
+    """Blocking: sample every video of ``item`` as a question does (and its model inputs if asked).
+
+    ``one_thread``: all in the calling thread (``vt_agent.video.one_thread``), for when other
+    preparations keep the other cores busy.
+    """
     from vt_agent.reasoner import sample_video
+    from vt_agent.video import cached_model_inputs
+    from vt_agent.video import one_thread as threads_off
 
     t0 = time.perf_counter()
     name = item.preset or preset
-    videos = [sample_video(v, name, item.window) for v in item.sources]
-    inputs: list[VideoModelInputs] = []
-    if model_inputs:
-        from vt_agent.video import cached_model_inputs
-
-        inputs = [cached_model_inputs(v.frames, v.record.second_per_grid_ts) for v in videos]
+    with threads_off() if one_thread else contextlib.nullcontext():
+        videos = [sample_video(v, name, item.window) for v in item.sources]
+        inputs: list[VideoModelInputs] = []
+        if model_inputs:
+            inputs = [cached_model_inputs(v.frames, v.record.second_per_grid_ts) for v in videos]
     return PreparedItem(item, videos, name, time.perf_counter() - t0, inputs)
 
 
@@ -253,6 +262,7 @@ class Pipeline:
         self.pool = pool
         self.model_inputs = model_inputs and pool == "thread"
         self._executor: Executor | None = None
+        self._preparing = 0  # preparations submitted and not yet back
         self._live: set[asyncio.Task[None]] = set()  # every run's tasks, cancelled by close()
         self._sems: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[asyncio.Semaphore, ...]] = (
             weakref.WeakKeyDictionary()
@@ -278,8 +288,14 @@ class Pipeline:
                 f"item {item.key!r}: a file opened beneath a folder cannot be prepared in another process; "
                 "use Pipeline(pool='thread')"
             )
-        future = self._pool().submit(prepare_item, item, self.preset, self.model_inputs)
-        return await asyncio.wrap_future(future)
+        # a preparation that starts beside others runs in one thread: the pool spreads the cores
+        one = self.workers > 1 and self._preparing > 0
+        self._preparing += 1
+        try:
+            future = self._pool().submit(prepare_item, item, self.preset, self.model_inputs, one)
+            return await asyncio.wrap_future(future)
+        finally:
+            self._preparing -= 1
 
     def _semaphores(self) -> tuple[asyncio.Semaphore, ...]:
         loop = asyncio.get_running_loop()

@@ -11,7 +11,9 @@
 # offline, from the wheels in $VT_GPU_WHEELS (default .gpu-wheels/, filled beforehand by
 # scripts/fetch_gpu_wheels.sh) into a private folder put first on PYTHONPATH: the box's own
 # site-packages are not touched. Extra arguments go to scripts/gpu_check.py (--batches, --requests,
-# --max-tokens, --json). The check stops after $VT_GPU_CHECK_TIMEOUT seconds (default 480).
+# --max-tokens, --json). The check stops after $VT_GPU_CHECK_TIMEOUT seconds (default 480). Before
+# it, bench/preprocess.py --floor-only (at most 1 min) measures preparation against the decode floor
+# on the box's cores (not with --cpu; VT_GPU_FLOOR=0 skips it).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,6 +44,14 @@ if ((${#missing[@]})); then
   "$PY" -m pip install --quiet --no-index --no-deps --find-links "$WHEELS" --target "$SITE" --upgrade \
     "${missing[@]}"
   "$PY" -c "import av, pydantic" || { echo "gpu_check: the installed wheels do not import" >&2; exit 2; }
+fi
+
+# on the GPU box: preparation against its decode floor on all of the box's cores (no reference
+# needed; skipped with --cpu, or VT_GPU_FLOOR=0)
+if [[ " $* " != *" --cpu "* && "${VT_GPU_FLOOR:-1}" != 0 ]]; then
+  echo "gpu_check: preparation vs decode floor (bench/preprocess.py --floor-only)" >&2
+  timeout 60 "$PY" "$ROOT/bench/preprocess.py" --floor-only --repeat 5 \
+    || echo "gpu_check: the floor bench failed or ran out of time (exit $?); the GPU check goes on" >&2
 fi
 
 exec timeout "${VT_GPU_CHECK_TIMEOUT:-480}" "$PY" "$ROOT/scripts/gpu_check.py" "$@"

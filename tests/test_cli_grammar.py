@@ -177,3 +177,29 @@ def test_ignored_settings_per_backend() -> None:
     assert sorted(ignored_settings(config, "openai")) == ["device", "dtype"]
     assert sorted(ignored_settings(config, "fake")) == ["base_url", "device", "dtype", "model"]
     assert ignored_settings(BackendConfig(device="cpu", dtype="float32"), "transformers") == []
+
+
+def test_detach_values_keeps_the_word_in_place_and_moves_the_flag() -> None:
+    from vt_agent.commands.optional_value import detach_values
+
+    def is_file(word: str) -> bool:
+        return word.endswith(".sqlite")
+
+    flags = ["--resume", "--ray", "--html"]
+    assert detach_values(["v", "--resume", "q", "--html", "r.html"], "--resume", is_file, flags) == (
+        ["v", "q", "--html", "r.html", "--resume"],
+        ["q"],
+    )
+    assert detach_values(["--re", "v", "q", "--", "-x"], "--resume", is_file, flags) == (
+        ["v", "q", "--resume", "--", "-x"],  # before --: what follows -- stays positional
+        ["v"],
+    )
+    unchanged = [
+        ["v", "q", "--resume", "r.sqlite"],  # a FILE
+        ["v", "--resume", "--json", "q"],  # no value
+        ["v", "--resume=q"],  # = always gives the value
+        ["v", "--r", "q"],  # --r could be --ray: argparse refuses it, not us
+        ["v", "--", "--resume", "q"],  # after --, words are positionals
+    ]
+    for argv in unchanged:
+        assert detach_values(argv, "--resume", is_file, flags) == (argv, []), argv

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -106,3 +109,113 @@ def test_triage_in_process_leaves_the_frame_cache_as_it_found_it(
     argv = ["triage", str(vtest), "someone walks", *extra, "--window", "40", "--backend", "fake", "-q"]
     assert main(argv) == 0
     assert video.cache_info()["limit_bytes"] == before > 0
+
+
+# --resume [FILE] before or after the positionals: argparse alone would take QUERY as FILE
+QUERY = "a dog runs"
+RESUME_SPELLINGS = {
+    "resume-then-query": (["V", "--resume", QUERY], "vtest.triage.sqlite"),
+    "query-then-resume": (["V", QUERY, "--resume"], "vtest.triage.sqlite"),
+    "query-resume-file": (["V", QUERY, "--resume", "run.sqlite"], "run.sqlite"),
+    "resume-file-first": (["--resume", "run.sqlite", "V", QUERY], "run.sqlite"),
+    "resume-equals-file": (["V", "--resume=run.sqlite", QUERY], "run.sqlite"),
+    "resume-before-video": (["--resume", "V", QUERY], "vtest.triage.sqlite"),
+    "abbreviated": (["V", "--res", QUERY], "vtest.triage.sqlite"),
+    "new-db-suffix": (["V", "--resume", "r.db", QUERY], "r.db"),
+}
+
+
+@pytest.mark.parametrize("spelling", list(RESUME_SPELLINGS))
+def test_resume_spellings(
+    spelling: str,
+    vtest: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from vt_agent.cli import main
+
+    words, file = RESUME_SPELLINGS[spelling]
+    monkeypatch.chdir(tmp_path)
+    argv = [str(vtest) if w == "V" else w for w in words]
+    assert main(["triage", *argv, "--window", "80", "--backend", "fake", "-q"]) == 0
+    captured = capsys.readouterr()
+    assert f"query: {QUERY}\n" in captured.out
+    assert f"progress kept in {file}" in captured.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [file]  # never a file named after the query
+
+
+def test_resume_existing_sqlite_file_without_suffix(
+    vtest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A progress file of any name, once it exists, is still FILE before or after QUERY."""
+    from vt_agent.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    base = ["--window", "80", "--backend", "fake", "-q"]
+    assert main(["triage", str(vtest), QUERY, "--resume=progress", *base]) == 2
+    assert "--resume=progress: FILE is an existing SQLite file or a new name ending in .sqlite" in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "progress").exists()
+    with closing(sqlite3.connect(tmp_path / "progress")) as conn:  # a SQLite file named "progress"
+        conn.execute("CREATE TABLE t (x)")
+    assert main(["triage", str(vtest), "--resume", "progress", QUERY, *base]) == 0
+    captured = capsys.readouterr()
+    assert f"query: {QUERY}\n" in captured.out and "progress kept in progress " in captured.err
+
+
+@pytest.mark.parametrize(
+    ("words", "left"),
+    [
+        (["V", QUERY, "--resume", "notes"], "'notes'"),  # a new FILE needs a SQLite suffix
+        (["V", "--resume", "notes", QUERY], f"'{QUERY}'"),
+        (["V", QUERY, "--resume", "more words"], "'more words'"),
+    ],
+)
+def test_resume_word_that_is_not_a_file_is_refused(
+    words: list[str], left: str, vtest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from vt_agent.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    argv = [str(vtest) if w == "V" else w for w in words]
+    with pytest.raises(SystemExit) as exc:
+        main(["triage", *argv, "--backend", "fake", "-q"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"too many words (unrecognized: {left})" in err
+    assert "not a FILE (FILE is an existing SQLite file or a new name ending in .sqlite" in err
+    assert "name the file e.g. run.sqlite, or write --resume alone after QUERY" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_spelling_as_a_user_types_it(vtest: Path, tmp_path: Path) -> None:
+    """The installed `vt-agent` script, --resume between VIDEO and QUERY, run twice: the second run resumes."""
+    script = Path(sys.executable).parent / "vt-agent"
+    if not script.is_file():
+        pytest.skip(f"no vt-agent script beside {sys.executable}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VT_AGENT_")}
+    env["PYTHONPATH"] = str(ROOT)  # this checkout's code, whatever the venv was installed from
+    argv = [
+        str(script),
+        "triage",
+        str(vtest),
+        "--resume",
+        QUERY,
+        "--window",
+        "40",
+        "--overlap",
+        "0",
+        "--backend",
+        "fake",
+        "-q",
+    ]
+    first = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    assert f"query: {QUERY}" in first.stdout and "progress kept in vtest.triage.sqlite" in first.stderr
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "resuming from vtest.triage.sqlite: 2 of 2 window(s) already done" in again.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vtest.triage.sqlite"]

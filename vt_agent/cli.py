@@ -72,14 +72,18 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["triage"]:
-        from vt_agent.commands.triage import rewrite_deprecated
+    detached: list[str] = []
+    if argv[:1] == ["triage"]:  # --query rewritten; `--resume WORD` that is not a FILE: WORD is a positional
+        from vt_agent.commands import triage
 
-        argv = rewrite_deprecated(argv)
+        triage_parser = _command_parser(parser, argparse.Namespace(command="triage"))
+        argv, detached = triage.prepare_argv(argv, list(triage_parser._option_string_actions))
     args, extra = parser.parse_known_args(argv)
     if extra:  # reported by the (sub)command's own parser, with its usage
         hint = " (vLLM's own flags go after --: vt-agent serve --model M -- --tensor-parallel-size 2)"
         message = f"unrecognized arguments: {' '.join(extra)}{hint if args.command == 'serve' else ''}"
+        if detached:
+            message = triage.detached_hint(extra, detached)
         _command_parser(parser, args).error(message)
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:

@@ -23,6 +23,7 @@ from vt_agent.commands.backend_args import (
     reasoner_settings,
 )
 from vt_agent.commands.batch import add_ray_arguments
+from vt_agent.commands.optional_value import detach_values
 from vt_agent.commands.paths import check_output_file
 from vt_agent.errors import ConfigError
 from vt_agent.result import mmss
@@ -33,18 +34,27 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EPILOG",
+    "RESUME_SUFFIXES",
     "default_resume_path",
+    "detached_hint",
+    "is_resume_file",
+    "prepare_argv",
     "register",
     "rewrite_deprecated",
     "run",
     "run_triage",
 ]
 
+RESUME_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+RESUME_RULE = "FILE is an existing SQLite file or a new name ending in .sqlite, .sqlite3 or .db"
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
 
 EPILOG = """examples:
   vt-agent triage recording.mp4 "someone crosses the lawn" --html report.html
   vt-agent triage recording.mp4 "a car stops" --window 60 --overlap 5 --backend openai --base-url http://127.0.0.1:8000/v1
   vt-agent triage recording.mp4 "a car stops" --html report.html --resume   # progress in report.triage.sqlite
+  vt-agent triage recording.mp4 --resume run.sqlite "a car stops"           # progress in run.sqlite
   vt-agent triage recording.mp4 "a dog runs" --backend fake --json -q       # scripted traces, no model
   vt-agent triage cam1.mp4 "a car stops" --video cam2.mp4 --video cam3.mp4 --html day.html --ray auto \\
       --backend vllm --model /models/Video-Thinker-7B --engine-actors 4 --gpus-per-actor 1
@@ -110,8 +120,9 @@ def register(subparsers: Any) -> None:
         const=True,
         default=None,
         metavar="FILE",
-        help="keep each finished window in a SQLite FILE and skip the windows it holds (default FILE: "
-        "next to --html as OUT.triage.sqlite, else VIDEO-NAME.triage.sqlite in the working folder)",
+        help="keep each finished window in a SQLite FILE and skip the windows it holds. "
+        f"{RESUME_RULE}; any other word after --resume is read as VIDEO or QUERY and FILE takes its "
+        "default: next to --html as OUT.triage.sqlite, else VIDEO-NAME.triage.sqlite in the working folder",
     )
     add_ray_arguments(parser)
     parser.add_argument(
@@ -221,6 +232,37 @@ def default_resume_path(video: str, html: Path | None) -> Path:
     return Path(f"{Path(video).stem}.triage.sqlite")
 
 
+def is_resume_file(value: str) -> bool:
+    """Whether the word after ``--resume`` names its FILE (see :data:`RESUME_RULE`), not VIDEO or QUERY."""
+    path = Path(value)
+    if path.suffix.lower() in RESUME_SUFFIXES:
+        return True
+    try:
+        with path.open("rb") as f:
+            return f.read(len(_SQLITE_HEADER)) == _SQLITE_HEADER
+    except OSError:  # missing, a folder, unreadable
+        return False
+
+
+def prepare_argv(argv: list[str], option_strings: list[str]) -> tuple[list[str], list[str]]:
+    """``triage`` argv ready for argparse: ``--query`` rewritten, non-FILE words after ``--resume`` detached.
+
+    Returns the argv and the detached words (positionals now, ``--resume`` taking its default).
+    """
+    return detach_values(rewrite_deprecated(argv), "--resume", is_resume_file, option_strings)
+
+
+def detached_hint(extra: list[str], detached: list[str]) -> str:
+    """Why ``extra`` words were left over once ``detached`` words were read as VIDEO or QUERY."""
+    words = " ".join(repr(w) for w in detached)
+    left = " ".join(repr(w) for w in extra)
+    return (
+        f"--resume {words}: not a FILE ({RESUME_RULE}), so it was taken as VIDEO or QUERY, which leaves "
+        f"too many words (unrecognized: {left}); name the file e.g. run.sqlite, or write --resume alone "
+        "after QUERY for the default file"
+    )
+
+
 def rewrite_deprecated(argv: list[str]) -> list[str]:
     """``triage ... --query Q ...`` as ``triage ... -- Q`` (Q the positional QUERY), with a notice on stderr.
 
@@ -274,6 +316,11 @@ def run(args: argparse.Namespace) -> int:
         require("tqdm", "cli", "The triage progress bar (or pass --quiet)")
     video = str(check_path(args.video))
     resume: Path | None = None
+    if isinstance(args.resume, str) and not is_resume_file(args.resume):  # --resume=WORD
+        raise ConfigError(
+            f"--resume={args.resume}: {RESUME_RULE}; name the file e.g. run.sqlite, "
+            "or give --resume alone for the default file"
+        )
     if args.resume is not None:
         resume = default_resume_path(video, args.html) if args.resume is True else Path(args.resume)
         check_output_file(resume, "--resume")

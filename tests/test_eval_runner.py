@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from vt_agent.backends.fake_backend import FakeBackend
-from vt_agent.errors import ConfigError
+from vt_agent.errors import ConfigError, ResultsFileError
 from vt_agent.evaluation.loaders import load_benchmark
 from vt_agent.evaluation.records import RESULT_KEYS, EvalResult, read_results, write_results
 from vt_agent.evaluation.runner import (
@@ -93,6 +93,22 @@ def test_a_half_done_run_resumes_where_it_stopped(videos_dir: Path, tmp_path: Pa
     backend = FakeBackend()
     summary = run_benchmark(loaded, _reasoner(backend), out)
     assert (summary.already_done, summary.ran, len(backend.requests)) == (1, 2, 2)
+    assert any("cut off" in p for p in summary.problems)
+    rows = read_results(out)  # the cut-off row was dropped, not glued to the next one
+    assert len(rows) == 3 and len({r.key for r in rows}) == 3
+    out.write_bytes(out.read_bytes().rstrip(b"\n"))  # a whole last row whose newline never came
+    again = FakeBackend()
+    summary = run_benchmark(loaded, _reasoner(again), out)
+    assert (summary.already_done, summary.ran) == (2, 1) and len(read_results(out)) == 3
+
+
+def test_a_file_that_is_not_a_results_file_is_left_whole(videos_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "notes.txt"
+    out.write_text("notes, not results", "utf-8")
+    loaded = load_benchmark("jsonl", EVAL / "clips.jsonl", videos_dir)
+    with pytest.raises(ResultsFileError):
+        run_benchmark(loaded, _reasoner(), out)
+    assert out.read_text("utf-8") == "notes, not results"
 
 
 def test_shards_merge_to_the_unsharded_run(videos_dir: Path, tmp_path: Path) -> None:

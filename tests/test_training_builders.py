@@ -539,6 +539,9 @@ def test_build_command_resumes_and_fails_fast_on_a_wrong_model(
         assert server.requests == []  # refused before any video was probed or any prompt sent
         first = _parser().parse_args(["build", *common, "--llm-base-url", server.base_url, "--limit", "1"])
         assert first.func(first) == 0
+        for f in (out, tmp_path / "anet.build-log.jsonl"):  # a run stopped mid-write
+            with f.open("a") as fh:
+                fh.write('{"id": "activitynet-captions:v_cityCC0", "vid')
         again = _parser().parse_args(["build", *common, "--llm-base-url", server.base_url, "--resume"])
         assert again.func(again) == 0
         assert len(server.requests) == 2  # the first sample was not asked again

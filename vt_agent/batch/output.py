@@ -13,10 +13,11 @@ import json
 import os
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from vt_agent.batch.jobs import job_key
 from vt_agent.errors import ConfigError
+from vt_agent.jsonl import JsonlAppender, cut_partial_line
 
 if TYPE_CHECKING:
     from vt_agent.result import Result
@@ -44,24 +45,17 @@ class ResultsFile:
 
     def __init__(self, path: str | os.PathLike[str], *, retry_failed: bool = False) -> None:
         self.path = Path(path)
-        self.truncated = False
         self.dropped_errors = 0
         self.done: set[str] = set()
         self.errors_before = 0
+        self.truncated = False
         if self.path.exists():
             self._read(retry_failed)
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: TextIO | None = self.path.open("a", encoding="utf-8")
+        self._out = JsonlAppender(self.path)
 
     def _read(self, retry_failed: bool) -> None:
         data = self.path.read_bytes()
-        end = data.rfind(b"\n") + 1
-        if end < len(data):  # a line cut off by a crash: that job runs again
-            with self.path.open("r+b") as fh:
-                fh.truncate(end)
-            self.truncated = True
-            data = data[:end]
+        data = data[: data.rfind(b"\n") + 1]  # a last line cut off by a crash is cut below
         kept: list[bytes] = []
         for n, line in enumerate(data.splitlines(keepends=True), 1):
             if not line.strip():
@@ -81,6 +75,10 @@ class ResultsFile:
             self.errors_before += int("error" in row)
             self.done.add(job_key(row["id"]))
             kept.append(line)
+        try:
+            self.truncated = cut_partial_line(self.path)  # that job runs again
+        except ValueError as exc:
+            raise ConfigError(f"--out {exc}") from None
         if self.dropped_errors:
             tmp = self.path.with_name(self.path.name + ".tmp")
             tmp.write_bytes(b"".join(kept))
@@ -88,24 +86,21 @@ class ResultsFile:
 
     def write(self, row: dict[str, Any]) -> None:
         """Append one row and flush it to the file."""
-        if self._fh is None:
-            raise ConfigError(f"{self.path} is closed")
-        self._fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        self._fh.flush()
-        self.done.add(job_key(row["id"]))
+        self._write(row, row["id"])
 
     def write_line(self, job_id: Any, line: str) -> None:
         """Append a row already written as JSON text (from another process)."""
-        if self._fh is None:
-            raise ConfigError(f"{self.path} is closed")
-        self._fh.write(line.rstrip("\n") + "\n")
-        self._fh.flush()
+        self._write(line, job_id)
+
+    def _write(self, row: dict[str, Any] | str, job_id: Any) -> None:
+        try:
+            self._out.write(row)
+        except ValueError:
+            raise ConfigError(f"{self.path} is closed") from None
         self.done.add(job_key(job_id))
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        self._out.close()
 
     def __enter__(self) -> ResultsFile:
         return self

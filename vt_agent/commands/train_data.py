@@ -236,6 +236,7 @@ def _check_outputs(*paths: tuple[str, Path | None]) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    from vt_agent.jsonl import cut_partial_line
     from vt_agent.training.builders import DatasetBuilder, load_source
     from vt_agent.training.schema import JsonlWriter, read_jsonl
 
@@ -249,6 +250,10 @@ def run_build(args: argparse.Namespace) -> int:
     mode: Literal["w", "a"] = "w"
     done: dict[str, dict[str, Any]] = {}
     if args.resume and args.out.exists():
+        try:  # a record cut off by a run stopped mid-write: its sample is built again
+            cut_partial_line(args.out)
+        except ValueError as exc:
+            raise ConfigError(f"--out {exc}") from None
         done = {str(obj.get("id")): obj for _, obj in read_jsonl(args.out)}
         mode = "a"
     with _llm(args.llm_base_url, args.llm_model, args.llm_api_key_env, args) as llm:

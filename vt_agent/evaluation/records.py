@@ -34,7 +34,6 @@ __all__ = [
     "item_key",
     "letter_options",
     "read_results",
-    "write_result",
     "write_results",
 ]
 
@@ -205,12 +204,6 @@ def read_results(path: str | os.PathLike[str]) -> list[EvalResult]:
 
 def _line(result: EvalResult) -> str:
     return json.dumps(result.model_dump(mode="json"), ensure_ascii=False) + "\n"
-
-
-def write_result(fh: Any, result: EvalResult) -> None:
-    """Append one row to an open text file and flush it (so a killed run loses at most this row)."""
-    fh.write(_line(result))
-    fh.flush()
 
 
 def write_results(path: str | os.PathLike[str], results: Iterable[EvalResult]) -> None:

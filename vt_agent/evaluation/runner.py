@@ -59,9 +59,9 @@ from vt_agent.evaluation.records import (
     EvalResult,
     ResultsFileError,
     read_results,
-    write_result,
     write_results,
 )
+from vt_agent.jsonl import JsonlAppender, cut_partial_line
 
 if TYPE_CHECKING:
     from vt_agent.batch.ray_run import RayOptions
@@ -419,10 +419,16 @@ async def arun_benchmark(
     summary = RunSummary(loaded.name, protocol, str(out_path), selected=len(chosen))
     summary.problems = [str(p) for p in loaded.problems]
 
+    existing = read_results(out_path)  # refuses a file that is not a results file, changing nothing
     try:
+        cut = cut_partial_line(out_path)
+    except ValueError as exc:
+        raise ResultsFileError(str(exc)) from None
+    if cut:  # a row cut off by a run stopped mid-write: its question runs again
+        summary.problems.append(
+            f"{out_path}: dropped its last row, cut off by an earlier run stopped mid-write"
+        )
         existing = read_results(out_path)
-    except ResultsFileError:
-        raise
     _check_compatible(existing, loaded.name, protocol, preset, backend, out_path)
     if retry_failed and any(r.failed for r in existing):
         existing = [r for r in existing if not r.failed]
@@ -467,8 +473,8 @@ async def arun_benchmark(
         assert exc is not None
         raise exc  # a bug, not a question's failure
 
-    def record(fh: TextIO, result: EvalResult) -> None:
-        write_result(fh, result)
+    def record(out: JsonlAppender, result: EvalResult) -> None:
+        out.write(result.model_dump(mode="json"))
         summary.ran += 1
         if result.skipped:
             summary.skipped += 1
@@ -482,7 +488,7 @@ async def arun_benchmark(
         bar.update(f"{summary.correct}/{summary.answered} exact" if summary.answered else "")
 
     runnable: list[PipelineItem] = []
-    with out_path.open("a", encoding="utf-8") as fh:
+    with JsonlAppender(out_path) as fh:
         for item in todo:
             path = _video_path(videos_dir, item)
             if item.key in missing_keys or not Path(path).is_file():

@@ -42,12 +42,12 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from vt_agent.errors import ConfigError, RecordError
+from vt_agent.jsonl import JsonlAppender
 
 __all__ = [
     "KNOWN_SOURCES",
@@ -275,35 +275,16 @@ def read_records(path: str | os.PathLike[str], *, resolve_videos: bool = True) -
     return list(iter_records(path, resolve_videos=resolve_videos))
 
 
-class JsonlWriter:
-    """Appends JSON lines to a file, flushed line by line (a crash keeps what was written).
-
-    ``mode="w"`` starts the file afresh, ``"a"`` appends. Use as a context manager.
-    """
+class JsonlWriter(JsonlAppender):
+    """Writes records (or dicts) as JSON lines, flushed line by line (a crash keeps what was
+    written). ``mode="w"`` starts the file afresh; ``"a"`` appends after dropping a last line cut
+    off mid-write (:mod:`vt_agent.jsonl`). Use as a context manager."""
 
     def __init__(self, path: str | os.PathLike[str], mode: Literal["w", "a"] = "w") -> None:
-        self.path = Path(path)
-        if self.path.parent and not self.path.parent.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = self.path.open(mode, encoding="utf-8")
-        self.count = 0
+        super().__init__(path, mode)
 
-    def write(self, item: TrainRecord | dict[str, Any]) -> None:
-        line = item.to_json() if isinstance(item, TrainRecord) else json.dumps(item, ensure_ascii=False)
-        self._fh.write(line + "\n")
-        self._fh.flush()
-        self.count += 1
-
-    def close(self) -> None:
-        self._fh.close()
-
-    def __enter__(self) -> JsonlWriter:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+    def write(self, item: TrainRecord | dict[str, Any] | str) -> None:
+        super().write(item.to_json() if isinstance(item, TrainRecord) else item)
 
 
 def write_records(path: str | os.PathLike[str], records: Iterable[TrainRecord]) -> int:

@@ -23,6 +23,7 @@ from vt_agent.multi.evidence import (
 from vt_agent.multi.refs import ALL
 from vt_agent.multi.rules import Decision, decide
 from vt_agent.multi.types import MultiAnswer, Plan, VideoEvidence, VideoFailure
+from vt_agent.multi.when import recorded_evidence
 from vt_agent.prompts import format_options
 from vt_agent.result import Result
 
@@ -39,12 +40,15 @@ Ask = Callable[[list[str], str, list[str] | None], Awaitable[Result]]
 
 
 async def ask_video(ask: Ask, plan: Plan, index: int, path: str) -> VideoEvidence:
-    """Video ``index`` asked its sub-question alone (a duration is read from the file)."""
-    if plan.sub.form == "duration":
+    """Video ``index`` asked its sub-question alone (a duration or creation time is read from the file)."""
+    if plan.sub.form in ("duration", "recorded"):
         from vt_agent.video import check_path, probe
 
-        info = await asyncio.to_thread(probe, check_path(path))
-        return duration_evidence(index, path, info.duration_s)
+        whole = plan.sub.form == "duration"  # a creation time needs no decoded timeline
+        info = await asyncio.to_thread(probe, check_path(path), decode_all=whole)
+        if whole:
+            return duration_evidence(index, path, info.duration_s)
+        return recorded_evidence(index, path, info.creation_time, info.creation_time_from, info.duration_s)
     assert plan.sub.question is not None
     result = await ask([path], plan.sub.question, plan.sub.options or None)
     return evidence_from_result(plan, index, path, result)
@@ -128,6 +132,8 @@ async def synthesize(
     warnings = [f"partial answer: {labels[f.index]} failed ({f.message})" for f in errs]
     unclear = [e for e in ev if e.sub_options == ["Yes", "No"] and e.yes is None]
     warnings += [f"partial answer: {labels[e.index]} gave no clear yes or no" for e in unclear]
+    compared = plan.named if plan.named and len(plan.named) == 2 else range(n)
+    unknown = [e for e in ev if plan.sub.form == "recorded" and e.number is None and e.index in compared]
     decision = decide(plan, lettered, ev, labels, n) if ev else None
     how = "rules"
     if decision is None and ev and chat is not None:
@@ -150,10 +156,12 @@ async def synthesize(
         e.used = decision.used.get(e.index, "not used")
     if plan.kind == "counting" and (errs or unclear) and decision.answer_text:
         decision.answer_text = "at least " + decision.answer_text
-    if (errs or unclear) and decision.answer is not None and decision.answer_text:
-        missing = [labels[f.index] + " failed" for f in errs] + [
-            labels[e.index] + " unclear" for e in unclear
-        ]
+    if (errs or unclear or unknown) and decision.answer is not None and decision.answer_text:
+        missing = (
+            [labels[f.index] + " failed" for f in errs]
+            + [labels[e.index] + " unclear" for e in unclear]
+            + [labels[e.index] + " recording time unknown" for e in unknown]
+        )
         decision.answer_text += f" (partial: {'; '.join(missing)})"
     answer = decision.answer
     return MultiAnswer(
@@ -166,6 +174,6 @@ async def synthesize(
         citations=citations_of(ev, decision.cited),
         per_video=ev,
         errors=errs,
-        partial=bool(errs or unclear),
+        partial=bool(errs or unclear or unknown),
         warnings=warnings + decision.warnings + ([SCRIPTED] if any(_scripted(e) for e in ev) else []),
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 from vt_agent.multi.refs import number_in
 from vt_agent.multi.types import Citation, Plan, Span, VideoEvidence
+from vt_agent.multi.when import phase_of
 from vt_agent.result import Result, mmss
 
 __all__ = [
@@ -66,6 +67,8 @@ def evidence_from_result(plan: Plan, index: int, path: str, result: Result) -> V
             yes = m.group(1).lower() == "yes"
     elif sub.form == "count":
         number = number_in(result.answer_text)
+    elif sub.form == "time_of_day":
+        number = phase_of(result.answer_text)
     return VideoEvidence(
         index=index,
         path=path,
@@ -135,7 +138,9 @@ def citations_of(evidence: Sequence[VideoEvidence], videos: set[int] | None = No
                     end_s=s.end_s,
                     start=s.start,
                     end=s.end,
-                    caption=s.caption if s.segment >= 0 else "the whole clip (duration read from the file)",
+                    caption=s.caption
+                    if s.segment >= 0
+                    else s.caption or "the whole clip (duration read from the file)",
                 )
             )
     return out

@@ -3,6 +3,11 @@
 Kinds, checked in this order (the first that matches wins):
 
 * counting: "how many videos ...", "in how many clips ..." -> yes/no per video, counted;
+* when the videos were made (:mod:`vt_agent.multi.when`): "which video was recorded first", "which
+  clip is the oldest", "was video 2 filmed before video 1", "order the clips by recording date" ->
+  a comparison of the files' creation times (no model call; "when was each video recorded": a
+  per-video list of them); "which video was shot later in the day" -> a comparison of the time of
+  day each video appears to be filmed at;
 * ordering: "which video ... earliest/first/last", "order the videos by when ..." -> yes/no per
   video with its span, ordered by the span's start;
 * comparison: "which video is longer / has more people / is brighter" -> the clip's duration read
@@ -24,14 +29,14 @@ from typing import Literal
 
 from vt_agent.errors import ConfigError
 from vt_agent.multi.refs import option_names_videos, video_refs
-from vt_agent.multi.types import Kind, Mode, Plan, SubQuestion
+from vt_agent.multi.types import Direction, Kind, Mode, Plan, SubQuestion
+from vt_agent.multi.when import films_time_of_day, plan_when
 
 __all__ = ["DEFAULT_JOINT_MAX_VIDEOS", "YES_NO", "plan_question", "yes_no_question"]
 
 DEFAULT_JOINT_MAX_VIDEOS = 4
 """Most videos one joint prompt takes (as ``vt-agent reason`` and the MCP tool allow)."""
 YES_NO = ["Yes", "No"]
-Direction = Literal["max", "min", "order"]
 DESCRIBE = "Describe what this video shows: the setting, the main subjects and what happens."
 
 _VIDEOS = r"(?:videos?|clips?)"
@@ -204,6 +209,9 @@ def _kind(
         else:
             q = f'Does the following hold for this video: "{question.strip().rstrip("?")}"?'
         sub = SubQuestion(form="yes_no", question=q, options=YES_NO)
+        if films_time_of_day(question):
+            why = "asks which videos were filmed at a time of day, judged from what each shows: yes/no per video"
+            return "selection", sub, None, why
         return "selection", sub, None, "asks which videos show something: yes/no per video"
     if _ANY_RE.search(question) and not options:  # "is there a rabbit in any of the videos?"
         q = _ANY_RE.sub("in this video", question).strip()
@@ -239,19 +247,35 @@ def plan_question(
             f"mode must be 'per_video', 'joint', or 'auto'/None (the plan chooses), got {mode!r}"
         )
     opts = list(options or [])
-    kind, sub, direction, why = _kind(question, opts, videos)
+    when = None if _COUNT_RE.search(question) else plan_when(question, videos)
+    named: list[int] | None = None
+    if when is not None:
+        kind, sub, direction, why, named = when
+    else:
+        kind, sub, direction, why = _kind(question, opts, videos)
     refs = [video_refs(o, videos) for o in opts]
     n = len(videos)
-    if mode == "joint" and n > joint_max_videos:
+    if mode == "joint" and n > joint_max_videos and sub.form != "recorded":
         raise ConfigError(
             f"joint mode takes at most {joint_max_videos} videos in one prompt, got {n}: "
             "use mode='per_video' (or raise joint_max_videos if your model's context holds them)"
         )
     chosen: Mode
-    if mode is not None:
+    if sub.form == "recorded":
+        chosen, how = "per_video", "read from each file's metadata, no model call"
+        how += " (joint mode does not apply)" if mode == "joint" else ""
+    elif mode is not None:
         chosen, how = mode, f"{mode} as asked"
     elif sub.form == "describe" and not has_chat and n <= joint_max_videos:
         chosen, how = "joint", "joint: no chat model to weigh the descriptions, and the videos fit one prompt"
     else:
         chosen, how = "per_video", "one trace per video"
-    return Plan(kind=kind, mode=chosen, sub=sub, direction=direction, why=f"{why}; {how}", option_refs=refs)
+    return Plan(
+        kind=kind,
+        mode=chosen,
+        sub=sub,
+        direction=direction,
+        named=named,
+        why=f"{why}; {how}",
+        option_refs=refs,
+    )

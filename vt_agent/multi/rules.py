@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from vt_agent.multi.refs import ALL, number_in
 from vt_agent.multi.types import Plan, VideoEvidence
+from vt_agent.multi.when import PHASES, clock
 from vt_agent.prompts import OPTION_LETTERS
 
 __all__ = ["Decision", "decide", "match_videos", "names"]
@@ -167,6 +168,114 @@ def _ordering(
     return Decision(letter, text, set(order), used, warnings + more)
 
 
+_PHASE_NAMES = {rank: word for word, rank in reversed(PHASES.items())}  # the first word of each rank
+
+
+def _yes_no_letter(options: Sequence[str], yes: bool) -> tuple[str | None, list[str]]:
+    word = "Yes" if yes else "No"
+    if not options:
+        return word, []
+    for k, o in enumerate(options):
+        if o.split(". ", 1)[-1].strip().rstrip(".").lower() == word.lower():
+            return OPTION_LETTERS[k], []
+    return None, [f"no option says {word}"]
+
+
+def _recorded(
+    plan: Plan, options: Sequence[str], ev: Sequence[VideoEvidence], labels: dict[int, str], n: int
+) -> Decision:
+    """Recording times from the files' metadata: a list, the first/last, the order, or a yes/no."""
+    times = {e.index: e.number for e in ev if e.number is not None}
+    said = {e.index: e.answer_text or "" for e in ev}
+    used = {i: f"recorded {clock(t)}" for i, t in times.items()}
+    used.update({e.index: "recording time unknown: not compared" for e in ev if e.number is None})
+    listing = "; ".join(f"{labels[e.index]}: {said[e.index]}" for e in ev)
+    if plan.direction is None:  # "when was each video recorded?"
+        return Decision(None if options else listing, listing, set(times), used)
+    named = plan.named or []
+    needed = named if len(named) == 2 else list(range(n))
+    missing = [i for i in needed if i not in times]
+    if missing:
+        reasons = {
+            i: said[i].removeprefix("recording time unknown: ") if i in said else "the file could not be read"
+            for i in missing
+        }
+        why = "; ".join(
+            reasons.values() if len(missing) == 1 else (f"{labels[i]}: {r}" for i, r in reasons.items())
+        )
+        known = [
+            f"{labels[i]} recorded {clock(times[i])}" for i in sorted(times, key=lambda i: (times[i], i))
+        ]
+        text = (
+            f"Unknown: no recording time for {names(missing, labels)} ({why}); what a video shows does not "
+            "tell when it was recorded, so it is not guessed."
+            + (f" Known: {'; '.join(known)}." if known else "")
+        )
+        warnings = [f"recording time unknown for {names(missing, labels)}: no answer rather than a guess"]
+        return Decision(None, text, set(times), used, warnings)
+    early = plan.direction == "min"
+    best = min(times.values()) if early else max(times.values())
+    if named:
+        a = named[0]
+        other = times[named[1]] if len(named) == 2 else None
+        tie = times[a] == other if other is not None else sum(t == best for t in times.values()) > 1
+        if tie:
+            text = f"Unknown: {labels[a]} was recorded at the same second ({clock(times[a])}) as " + (
+                labels[named[1]] if len(named) == 2 else "another video"
+            )
+            return Decision(None, text, set(named), used, ["a tie in the recording times"])
+        yes = (times[a] < other if early else times[a] > other) if other is not None else times[a] == best
+        letter, more = _yes_no_letter(options, yes)
+        cited = set(named) if other is not None else {a, *[i for i, t in times.items() if t == best]}
+        detail = "; ".join(f"{labels[i]} recorded {clock(times[i])}" for i in sorted(cited))
+        return Decision(letter, f"{'Yes' if yes else 'No'} ({detail})", cited, used, more)
+    if plan.direction == "order":
+        order = sorted(times, key=lambda i: (times[i], i))
+        text = ", then ".join(f"{labels[i]} ({clock(times[i])})" for i in order)
+        if not options:
+            return Decision(text, text, set(order), used)
+        letter, more = match_videos(plan, options, order, n, ordered=True)
+        return Decision(letter, text, set(order), used, more)
+    winners = [i for i, t in times.items() if t == best]
+    used.update({i: used[i] + (": chosen" if i in winners else ": compared") for i in times})
+    text = f"{names(winners, labels)} (recorded {clock(best)})"
+    warnings = (
+        [] if len(winners) == 1 else [f"a tie: {names(winners, labels)} were recorded at the same second"]
+    )
+    if not options:
+        return Decision(text, text, set(winners), used, warnings)
+    letter, more = match_videos(plan, options, winners, n)
+    return Decision(letter, text, set(winners), used, warnings + more)
+
+
+def _time_of_day(
+    plan: Plan, options: Sequence[str], ev: Sequence[VideoEvidence], labels: dict[int, str], n: int
+) -> Decision | None:
+    """The phases of the day the videos' answers name, compared; None when one reads as none."""
+    phases = {e.index: int(e.number) for e in ev if e.number is not None}
+    if len(phases) < len(ev):
+        return None
+    if plan.direction == "order":
+        order = sorted(phases, key=lambda i: (phases[i], i))
+        used = {i: f"looks like {_PHASE_NAMES[phases[i]]}: position {k + 1}" for k, i in enumerate(order)}
+        text = ", then ".join(f"{labels[i]} ({_PHASE_NAMES[phases[i]]})" for i in order)
+        if not options:
+            return Decision(text, text, set(order), used)
+        letter, more = match_videos(plan, options, order, n, ordered=True)
+        return Decision(letter, text, set(order), used, more)
+    values = {i: float(p) for i, p in phases.items()}
+    got = _extreme(plan, options, values, labels, n, "phase of the day (1 dawn .. 6 night)")
+    if got is not None:
+        best = max(phases.values()) if plan.direction == "max" else min(phases.values())
+        got.answer_text = f"{names(sorted(got.cited), labels)} ({_PHASE_NAMES[best]}, as the video looks)"
+        got.answer = got.answer_text if not options else got.answer
+        got.used = {
+            i: f"looks like {_PHASE_NAMES[p]}: {'chosen' if i in got.cited else 'compared'}"
+            for i, p in phases.items()
+        }
+    return got
+
+
 def decide(
     plan: Plan, options: Sequence[str], evidence: Sequence[VideoEvidence], labels: dict[int, str], n: int
 ) -> Decision | None:
@@ -176,6 +285,10 @@ def decide(
         return Decision(
             None, "no video gave a clear yes or no", set(), used, ["the evidence does not decide"]
         )
+    if plan.sub.form == "recorded":
+        return _recorded(plan, options, evidence, labels, n)
+    if plan.sub.form == "time_of_day" and plan.kind == "comparison":
+        return _time_of_day(plan, options, evidence, labels, n)
     if plan.kind == "selection":
         return _selection(plan, options, evidence, labels, n)
     if plan.kind == "counting":

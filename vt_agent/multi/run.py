@@ -66,7 +66,7 @@ async def answer_videos(
             plan = plan.model_copy(update={"mode": "per_video", "why": plan.why + "; joint failed"})
         else:
             return await synthesize(question, opts, paths, plan, [], [], joint=joint)
-    if plan.sub.form == "duration":  # read from each file: no frames to prepare
+    if plan.sub.form in ("duration", "recorded"):  # read from each file: no frames to prepare
         evidence, errors = await ask_each(ask, plan, paths, concurrency, on_progress)
     else:
         evidence, errors = await ask_each_prepared(reasoner, plan, paths, concurrency, preset, on_progress)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 __all__ = [
     "Citation",
+    "Direction",
     "Form",
     "Kind",
     "Mode",
@@ -21,7 +22,8 @@ __all__ = [
 
 Kind = Literal["per_video", "selection", "counting", "comparison", "ordering", "synthesis"]
 Mode = Literal["per_video", "joint"]
-Form = Literal["answer", "yes_no", "count", "describe", "duration"]
+Form = Literal["answer", "yes_no", "count", "describe", "duration", "recorded", "time_of_day"]
+Direction = Literal["max", "min", "order"]
 
 
 class SubQuestion(BaseModel):
@@ -29,9 +31,10 @@ class SubQuestion(BaseModel):
 
     form: Form = Field(
         description="answer: the user's question and options; yes_no: options Yes/No; count: open, "
-        "a number; describe: open grounded description; duration: read from the file, no model call"
+        "a number; describe: open grounded description; duration, recorded: the clip's duration or "
+        "creation time read from the file, no model call; time_of_day: open, read as a phase of the day"
     )
-    question: str | None = Field(description="the question text (None for duration)")
+    question: str | None = Field(description="the question text (None for duration and recorded)")
     options: list[str] = Field(default_factory=list, description="its options ([] for an open question)")
 
 
@@ -41,8 +44,14 @@ class Plan(BaseModel):
     kind: Kind
     mode: Mode = Field(description="per_video: one trace per video; joint: one trace over all videos")
     sub: SubQuestion
-    direction: Literal["max", "min", "order"] | None = Field(
+    direction: Direction | None = Field(
         default=None, description="comparison/ordering: the largest/earliest wins, or a full order"
+    )
+    named: list[int] | None = Field(
+        default=None,
+        description="a yes/no question about named videos, 0-based: [a, b] asks whether a comes before "
+        '(direction min) or after (max) b ("was video 2 recorded before video 1?"); [a] whether a is '
+        'the first (min) or last (max) of all ("was video 1 filmed first?")',
     )
     why: str = Field(description="one line: why this kind and mode")
     option_refs: list[list[int] | None] = Field(

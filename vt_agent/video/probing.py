@@ -46,6 +46,7 @@ from vt_agent.sandbox import OpenedFile, check_video_stat
 from vt_agent.video import limits
 
 __all__ = [
+    "CREATION_TIME_KEYS",
     "DECODED",
     "DEFAULT_FPS",
     "ID_CHUNK",
@@ -77,6 +78,12 @@ ID_CHUNK = 64 * 1024
 DEFAULT_FPS = 25.0
 _PROBE_CACHE_SIZE = 256
 LARGE_FRAME_PIXELS = 16_000_000  # above (about 2x 4K UHD): no frame threads
+CREATION_TIME_KEYS = (
+    ("container", "creation_time"),  # MP4/MOV mvhd, Matroska DateUTC, AVI IDIT (FFmpeg's name)
+    ("video stream", "creation_time"),  # MP4/MOV the video track's tkhd/mdhd
+    ("container", "com.apple.quicktime.creationdate"),  # phones: local time with its UTC offset
+)
+"""Where :attr:`VideoInfo.creation_time` is read, first found wins."""
 
 Source = Path | OpenedFile  # a checked path, or a file opened once (vt_agent.sandbox)
 VideoSource = str | os.PathLike[str] | OpenedFile  # what the public functions take
@@ -107,6 +114,14 @@ class VideoInfo(BaseModel):
     decoded_frames: int = Field(description="frames that really decode")
     fps: float = Field(description="real rate: decoded_frames / duration_s")
     has_audio: bool
+    creation_time: str | None = Field(
+        default=None,
+        description="when the file says it was made, as its metadata writes it (e.g. "
+        "'2024-05-01T10:20:30.000000Z'); None when it states none",
+    )
+    creation_time_from: str | None = Field(
+        default=None, description="where creation_time was read (see CREATION_TIME_KEYS); None with it"
+    )
     frames_verified: bool = Field(
         default=True, description="True when every frame was decoded; False when counted from packets"
     )
@@ -154,6 +169,7 @@ class _Header:
     header_fps: float
     has_audio: bool
     time_base: Fraction
+    creation_time: tuple[str, str] | None = None  # (value, where it was read)
 
 
 # ---------------------------------------------------------------- paths and identity
@@ -317,6 +333,15 @@ def open_video(path: Source) -> tuple[Any, Any]:
     return container, stream
 
 
+def _creation_time(container: Any, stream: Any) -> tuple[str, str] | None:
+    for where, key in CREATION_TIME_KEYS:
+        meta = container.metadata if where == "container" else stream.metadata
+        value = str(meta.get(key) or "").strip()
+        if value:
+            return value, f"{where} {key}"
+    return None
+
+
 def _header(container: Any, stream: Any) -> _Header:
     ctx = stream.codec_context
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
@@ -329,6 +354,7 @@ def _header(container: Any, stream: Any) -> _Header:
         header_fps=float(rate) if rate else 0.0,
         has_audio=bool(container.streams.audio),
         time_base=Fraction(stream.time_base) if stream.time_base else Fraction(1, 90000),
+        creation_time=_creation_time(container, stream),
     )
 
 
@@ -539,6 +565,8 @@ def make_info(
         decoded_frames=n,
         fps=fps,
         has_audio=head.has_audio,
+        creation_time=head.creation_time[0] if head.creation_time else None,
+        creation_time_from=head.creation_time[1] if head.creation_time else None,
         frames_verified=tl.verified,
         warnings=warn,
     )

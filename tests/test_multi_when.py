@@ -35,6 +35,9 @@ TOD = "time_of_day"
         ("Which of these clips was shot most recently?", "comparison", "recorded", "max", None),
         ("Which of the videos was recorded on the earliest date?", "comparison", "recorded", "min", None),
         ("Which was recorded first, video 1 or video 2?", "comparison", "recorded", "min", None),
+        ("Which video was recorded at the latest time of day?", "comparison", TOD, "max", None),
+        ("Tell me which file was created first", "comparison", "recorded", "min", None),
+        ("Sort the clips from oldest to newest", "comparison", "recorded", "order", None),
         ("Which video is the oldest?", "comparison", "recorded", "min", None),
         ("Which video is older?", "comparison", "recorded", "min", None),
         ("Which recording is older?", "comparison", "recorded", "min", None),
@@ -78,6 +81,8 @@ TOD = "time_of_day"
         ("Order the clips by when a person first appears", "ordering", "yes_no", "order", None),
         ("Which video shows the oldest car?", "selection", "yes_no", None, None),
         ("Which clip was shot from a drone?", "selection", "yes_no", None, None),
+        ("Which clip was filmed last night?", "selection", "yes_no", None, None),
+        ("Which video shows the car being made first?", "ordering", "yes_no", "min", None),
         ("Was the cake made before the party?", "per_video", "answer", None, None),
         ("How many videos were recorded at night?", "counting", "yes_no", None, None),
     ],
@@ -204,6 +209,11 @@ def test_recording_time_from_the_files(dated: list[str]) -> None:
     before = ask(dated, "Was video 3 recorded before video 1?", ["Yes", "No"])
     assert before.answer == "A" and before.citations and {c.video for c in before.citations} == {0, 2}
     assert ask(dated, "Was video 1 filmed first?").answer_text.startswith("No (")
+    among = ask(dated, "Which was recorded last, video 2 or video 3?")
+    assert (
+        among.plan.among == [1, 2] and among.answer == "Video 3 (park.mov) (recorded 2024-06-02 08:00:00 UTC)"
+    )
+    assert among.per_video[0].used == "recorded 2024-06-02 09:00:00 UTC: not asked about"
     each = ask(dated, "When was each video recorded?")
     assert each.answer is not None and "Video 3 (park.mov): recorded 2024-06-02 08:00:00 UTC" in each.answer
 
@@ -222,6 +232,10 @@ def test_unknown_recording_time_is_named_not_guessed(dated: list[str], tmp_path:
     pair = ask(videos, "Was video 3 recorded before video 1?")
     assert pair.answer == "Yes" and not pair.partial
     assert ask(videos, "Order the videos by date").answer is None
+    assert (
+        ask(videos, "Which is older, video 1 or video 3?").answer
+        == "Video 3 (city.mp4) (recorded 2023-12-24 18:30:00 UTC)"
+    )
 
 
 def time_of_day_backend(phase: dict[str, str]) -> FakeBackend:

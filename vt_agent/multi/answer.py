@@ -132,7 +132,7 @@ async def synthesize(
     warnings = [f"partial answer: {labels[f.index]} failed ({f.message})" for f in errs]
     unclear = [e for e in ev if e.sub_options == ["Yes", "No"] and e.yes is None]
     warnings += [f"partial answer: {labels[e.index]} gave no clear yes or no" for e in unclear]
-    compared = plan.named if plan.named and len(plan.named) == 2 else range(n)
+    compared = plan.named if plan.named and len(plan.named) == 2 else plan.among or range(n)
     unknown = [e for e in ev if plan.sub.form == "recorded" and e.number is None and e.index in compared]
     decision = decide(plan, lettered, ev, labels, n) if ev else None
     how = "rules"

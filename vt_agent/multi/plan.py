@@ -50,7 +50,7 @@ _ORDER_BY_RE = re.compile(
     rf"\b(?:order|sort|rank) (?:the|these|all) {_VIDEOS} by (?:when|the time|how soon)\s+(.*)$", re.I | re.S
 )
 _EARLY = r"earliest|first|soonest|earlier|sooner|before the others"
-_LATE = r"latest|last|later|after the others"
+_LATE = r"latest|last(?! (?:night|week|month|year|summer|winter|weekend|time)\b)|later|after the others"
 _TEMPORAL_RE = re.compile(rf"\b(?:({_EARLY})|({_LATE}))\b(?!\s+(?:video|clip|one)\b)", re.I)
 _LONG_RE = re.compile(r"\b(?:(longer|longest|lasts? the most)|(shorter|shortest|lasts? the least))\b", re.I)
 _MORE_RE = re.compile(
@@ -249,8 +249,9 @@ def plan_question(
     opts = list(options or [])
     when = None if _COUNT_RE.search(question) else plan_when(question, videos)
     named: list[int] | None = None
+    among: list[int] | None = None
     if when is not None:
-        kind, sub, direction, why, named = when
+        kind, sub, direction, why, named, among = when
     else:
         kind, sub, direction, why = _kind(question, opts, videos)
     refs = [video_refs(o, videos) for o in opts]
@@ -276,6 +277,7 @@ def plan_question(
         sub=sub,
         direction=direction,
         named=named,
+        among=among,
         why=f"{why}; {how}",
         option_refs=refs,
     )

@@ -187,13 +187,17 @@ def _recorded(
     """Recording times from the files' metadata: a list, the first/last, the order, or a yes/no."""
     times = {e.index: e.number for e in ev if e.number is not None}
     said = {e.index: e.answer_text or "" for e in ev}
-    used = {i: f"recorded {clock(t)}" for i, t in times.items()}
-    used.update({e.index: "recording time unknown: not compared" for e in ev if e.number is None})
+    base = {
+        e.index: "recording time unknown" if e.number is None else f"recorded {clock(e.number)}" for e in ev
+    }
+    used = {i: b if i in times else b + ": not compared" for i, b in base.items()}
     listing = "; ".join(f"{labels[e.index]}: {said[e.index]}" for e in ev)
     if plan.direction is None:  # "when was each video recorded?"
         return Decision(None if options else listing, listing, set(times), used)
     named = plan.named or []
-    needed = named if len(named) == 2 else list(range(n))
+    needed = named if len(named) == 2 else plan.among or list(range(n))
+    times = {i: t for i, t in times.items() if i in needed}
+    used.update({i: b + ": not asked about" for i, b in base.items() if i not in needed})
     missing = [i for i in needed if i not in times]
     if missing:
         reasons = {

@@ -53,6 +53,11 @@ class Plan(BaseModel):
         '(direction min) or after (max) b ("was video 2 recorded before video 1?"); [a] whether a is '
         'the first (min) or last (max) of all ("was video 1 filmed first?")',
     )
+    among: list[int] | None = Field(
+        default=None,
+        description="the videos a comparison is limited to, 0-based, when the question names two or more "
+        '("which was recorded first, video 2 or video 3?"); None: all',
+    )
     why: str = Field(description="one line: why this kind and mode")
     option_refs: list[list[int] | None] = Field(
         default_factory=list,

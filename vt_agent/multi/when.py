@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 from vt_agent.multi.refs import video_refs
 from vt_agent.multi.types import Direction, Kind, Span, SubQuestion, VideoEvidence
@@ -43,8 +44,17 @@ PHASES = {
 }  # fmt: skip
 """Phase of the day -> its place in the day (night counts as the latest: after the evening)."""
 
-WhenPlan = tuple[Kind, SubQuestion, Direction | None, str, list[int] | None]
-"""(kind, sub-question, direction, why, the videos a yes/no question names: see Plan.named)."""
+
+class WhenPlan(NamedTuple):
+    """What :func:`plan_when` found (``named`` and ``among``: see :class:`~vt_agent.multi.Plan`)."""
+
+    kind: Kind
+    sub: SubQuestion
+    direction: Direction | None
+    why: str
+    named: list[int] | None = None
+    among: list[int] | None = None
+
 
 _MADE = r"(?:recorded|filmed|shot|taken|made|captured|created|videoed|videotaped|taped)"
 _NOUN = r"(?:videos?|clips?|recordings?|files?|footage|ones?)"
@@ -59,7 +69,9 @@ _EARLY_RE = re.compile(
     re.I,
 )
 _LATE_RE = re.compile(
-    r"\b(?:last|latest|later|most recently|more recently|after (?:the )?(?:others|rest))\b", re.I
+    r"\b(?:last(?! (?:night|week|month|year|summer|winter|spring|autumn|fall|weekend|time)\b)|latest|later|"
+    r"most recently|more recently|after (?:the )?(?:others|rest))\b",
+    re.I,
 )
 _DAYTIME_RE = re.compile(
     r"\b(?:(?:in|of|during) the day|time of (?:the )?day|day ?time|daylight|night|nighttime|morning|"
@@ -127,9 +139,17 @@ def _one_video(text: str, videos: Sequence[str]) -> int | None:
     return refs[0] if refs is not None and len(refs) == 1 and refs[0] >= 0 else None
 
 
-def _recorded(direction: Direction | None, why: str, named: list[int] | None = None) -> WhenPlan:
+def _recorded(
+    direction: Direction | None, why: str, named: list[int] | None = None, among: list[int] | None = None
+) -> WhenPlan:
     kind: Kind = "per_video" if direction is None else "comparison"
-    return kind, SubQuestion(form="recorded", question=None), direction, why, named
+    return WhenPlan(kind, SubQuestion(form="recorded", question=None), direction, why, named, among)
+
+
+def _among(question: str, videos: Sequence[str]) -> list[int] | None:
+    """The videos a "which ..." question limits itself to ("..., video 2 or video 3?"), if two or more."""
+    refs = video_refs(question, videos)
+    return refs if refs is not None and len([i for i in refs if i >= 0]) >= 2 and -1 not in refs else None
 
 
 def _time_of_day(direction: Direction) -> WhenPlan:
@@ -137,7 +157,7 @@ def _time_of_day(direction: Direction) -> WhenPlan:
         "asks when in the day the videos were filmed: judged from what each shows "
         "(an open answer read as night/dawn/morning/midday/afternoon/evening), compared"
     )
-    return "comparison", SubQuestion(form="time_of_day", question=TIME_OF_DAY), direction, why, None
+    return WhenPlan("comparison", SubQuestion(form="time_of_day", question=TIME_OF_DAY), direction, why)
 
 
 def plan_when(question: str, videos: Sequence[str]) -> WhenPlan | None:
@@ -157,11 +177,12 @@ def plan_when(question: str, videos: Sequence[str]) -> WhenPlan | None:
             return None  # "which clip was filmed at night": a selection on what the videos show
     if made and direction:
         word = "first" if direction == "min" else "last"
-        return _recorded(direction, f"asks which video was recorded {word}: each file's creation time")
+        why = f"asks which video was recorded {word}: each file's creation time"
+        return _recorded(direction, why, among=_among(q, videos))
     if (age := _AGE_RE.search(q) or _HAS_DATE_RE.search(q)) is not None:
         word = (age.group(1) or age.group(2) or "").lower()
         d: Direction = "min" if word in {"oldest", "older", "earliest", "earlier", "least recent"} else "max"
-        return _recorded(d, f"asks which video is {word}: each file's creation time")
+        return _recorded(d, f"asks which video is {word}: each file's creation time", among=_among(q, videos))
     if (pair := _PAIR_RE.match(q)) is not None:
         g = pair.groups()
         left, right = (g[0], g[3]) if g[0] is not None else (g[4], g[7])
@@ -178,7 +199,7 @@ def plan_when(question: str, videos: Sequence[str]) -> WhenPlan | None:
         return _recorded(d, f"asks whether one video was recorded {how}: the files' creation times", [a])
     if _LIST_DAYTIME_RE.search(q):
         why = "asks what time of day each video was filmed at: judged from what each shows"
-        return "per_video", SubQuestion(form="time_of_day", question=TIME_OF_DAY), None, why, None
+        return WhenPlan("per_video", SubQuestion(form="time_of_day", question=TIME_OF_DAY), None, why)
     if _LIST_RE.search(q):
         return _recorded(None, "asks when the videos were recorded: each file's creation time")
     return None

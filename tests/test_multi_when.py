@@ -178,7 +178,8 @@ def ask(videos: list[str], question: str, options: list[str] | None = None, **kw
         calls.append(question_from_messages(request.messages))
         return "<time>00:00-00:01</time><caption>-</caption><think>-</think>\n<answer>B</answer>"
 
-    out = asyncio.run(answer_videos(VideoReasoner(FakeBackend(script)), videos, question, options, **kw))  # type: ignore[arg-type]
+    reasoner = VideoReasoner(FakeBackend(script))
+    out = asyncio.run(answer_videos(reasoner, videos, question, options, **kw))  # type: ignore[arg-type]
     assert calls == [], "a recording time was asked of the model"
     return out
 
@@ -223,7 +224,8 @@ def test_unknown_recording_time_is_named_not_guessed(dated: list[str], tmp_path:
     out = ask(videos, "Which video was recorded first?", ["Video 1", "Video 2", "Video 3"])
     assert out.answer is None and out.synthesis == "none" and out.partial
     assert out.answer_text is not None and out.answer_text.startswith(
-        "Unknown: no recording time for Video 2 (nodate.mp4) (its metadata states no creation time); what a video shows does not tell when it was recorded, so it is not guessed."
+        "Unknown: no recording time for Video 2 (nodate.mp4) (its metadata states no creation time); what "
+        "a video shows does not tell when it was recorded, so it is not guessed."
     )
     assert "Known: Video 3 (city.mp4) recorded 2023-12-24 18:30:00 UTC" in out.answer_text
     assert any("Video 2 (nodate.mp4): no answer rather than a guess" in w for w in out.warnings)

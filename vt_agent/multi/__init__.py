@@ -8,7 +8,8 @@
                               ["Video 1", "Video 2", "None of them"])
     out.answer, out.answer_text, out.citations, out.per_video  # per video: sub-question, evidence, use
 
-Modules: ``plan`` (kinds and sub-questions), ``refs`` (videos named in options), ``evidence``
+Modules: ``plan`` (kinds and sub-questions), ``when`` (questions about when the videos were made:
+the files' creation times, the time of day shown), ``refs`` (videos named in options), ``evidence``
 (Result -> evidence, citations), ``rules`` (rule-based synthesis), ``chat`` (the chat model for
 comparison and synthesis), ``answer`` (the steps), ``run`` (the whole answer without LangGraph).
 """

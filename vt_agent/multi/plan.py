@@ -210,7 +210,7 @@ def _kind(
             q = f'Does the following hold for this video: "{question.strip().rstrip("?")}"?'
         sub = SubQuestion(form="yes_no", question=q, options=YES_NO)
         if films_time_of_day(question):
-            why = "asks which videos were filmed at a time of day, judged from what each shows: yes/no per video"
+            why = "asks which videos were filmed at a time of day, judged from what each shows: yes/no each"
             return "selection", sub, None, why
         return "selection", sub, None, "asks which videos show something: yes/no per video"
     if _ANY_RE.search(question) and not options:  # "is there a rabbit in any of the videos?"

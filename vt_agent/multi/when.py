@@ -58,14 +58,18 @@ class WhenPlan(NamedTuple):
 
 _MADE = r"(?:recorded|filmed|shot|taken|made|captured|created|videoed|videotaped|taped)"
 _NOUN = r"(?:videos?|clips?|recordings?|files?|footage|ones?)"
-_SUBJ = rf"(?:one|(?:of )?(?:them|(?:the|these|those)(?: (?:two|three|\d+))? {_NOUN})|(?:(?:two|three|\d+) )?{_NOUN})"
+_SUBJ = (
+    rf"(?:one|(?:of )?(?:them|(?:the|these|those)(?: (?:two|three|\d+))? {_NOUN})"
+    rf"|(?:(?:two|three|\d+) )?{_NOUN})"
+)
 _WHICH_MADE_RE = re.compile(
     rf"(?<!\bin )(?<!\bon )\bwhich(?:\s+{_SUBJ})?,?\s+(?:was|were|got|has been|had been|is)\s+"
     rf"(?:\w+ly\s+)?{_MADE}\b(.*)$",
     re.I | re.S,
 )
 _EARLY_RE = re.compile(
-    r"\b(?:first|earliest|earlier|sooner|soonest|before (?:the )?(?:others|rest)|longest ago|least recently)\b",
+    r"\b(?:first|earliest|earlier|sooner|soonest|before (?:the )?(?:others|rest)|longest ago|"
+    r"least recently)\b",
     re.I,
 )
 _LATE_RE = re.compile(
@@ -87,24 +91,31 @@ _AGE_RE = re.compile(
     re.I,
 )
 _HAS_DATE_RE = re.compile(
-    rf"\bwhich(?:\s+{_SUBJ})?\s+has\s+(?:the\s+)?({_AGE}|earlier|later)\s+(?:(?:recording|creation|capture)\s+)?"
+    rf"\bwhich(?:\s+{_SUBJ})?\s+has\s+(?:the\s+)?({_AGE}|earlier|later)\s+"
+    r"(?:(?:recording|creation|capture)\s+)?"
     r"(?:date|time ?stamp|creation time|recording time)\b",
     re.I,
 )
-_ORDER = r"\b(?:order|sort|rank|arrange|list|put)\s+(?:(?:the|these|those|all|all the|my)\s+)?(?:videos?|clips?|recordings?|files?)"
+_ORDER = (
+    r"\b(?:order|sort|rank|arrange|list|put)\s+(?:(?:the|these|those|all|all the|my)\s+)?"
+    r"(?:videos?|clips?|recordings?|files?)"
+)
 _ORDER_RECORDED_RE = re.compile(
-    rf"{_ORDER}\s+(?:by|in order of|according to)\s+(?:their\s+|the\s+)?(?:(?:recording|creation|capture|filming|"
+    rf"{_ORDER}\s+(?:by|in order of|according to)\s+(?:their\s+|the\s+)?"
+    r"(?:(?:recording|creation|capture|filming|"
     rf"shooting)\s+(?:date|time)s?|dates?|age|when (?:they|each) (?:was|were) {_MADE})"
     rf"|{_ORDER}\s+(?:chronologically|in chronological order|in the order (?:they|it) (?:were|was) {_MADE}|"
     r"from (?:the )?(?:oldest|earliest|first) to (?:the )?(?:newest|latest|most recent|last))"
-    rf"|\bin (?:what|which) order (?:were|was) (?:(?:the|these|those|all)\s+)?(?:videos|clips|recordings|files|they)\s+{_MADE}",
+    r"|\bin (?:what|which) order (?:were|was) (?:(?:the|these|those|all)\s+)?"
+    rf"(?:videos|clips|recordings|files|they)\s+{_MADE}",
     re.I,
 )
 _ORDER_DAYTIME_RE = re.compile(rf"{_ORDER}\s+by\s+(?:the\s+)?time of (?:the )?day", re.I)
 _PAIR_RE = re.compile(
     rf"^\s*(?:was|were|is|did)\s+(.+?)\s+(?:get\s+)?{_MADE}\s+(?:(before|earlier than|sooner than)|"
     r"(after|later than))\s+(.+?)\s*[?.!]*\s*$"
-    r"|^\s*(?:is|was)\s+(.+?)\s+(?:(older|less recent)|(newer|younger|more recent))\s+than\s+(.+?)\s*[?.!]*\s*$",
+    r"|^\s*(?:is|was)\s+(.+?)\s+(?:(older|less recent)|(newer|younger|more recent))\s+than\s+"
+    r"(.+?)\s*[?.!]*\s*$",
     re.I | re.S,
 )
 _LIST_RE = re.compile(
@@ -113,15 +124,15 @@ _LIST_RE = re.compile(
     rf"they|them|it)\w*\b.*?\b{_MADE}\b",
     re.I | re.S,
 )
-
-
 _ALONE_RE = re.compile(
-    rf"^\s*(?:was|were|is)\s+(.+?)\s+(?:the\s+)?(?:one\s+)?{_MADE}\s+(first|last|earliest|latest|most recently)"
+    rf"^\s*(?:was|were|is)\s+(.+?)\s+(?:the\s+)?(?:one\s+)?{_MADE}\s+"
+    r"(first|last|earliest|latest|most recently)"
     r"(?:\s+of (?:them|all|the \w+))?\s*[?.!]*\s*$",
     re.I | re.S,
 )
 _LIST_DAYTIME_RE = re.compile(
-    r"^\s*(?:at |in )?what (?:time of (?:the )?day|part of the day)\s+(?:was|were)\s+(?:(?:each|every|all|both) "
+    r"^\s*(?:at |in )?what (?:time of (?:the )?day|part of the day)\s+(?:was|were)\s+"
+    r"(?:(?:each|every|all|both) "
     rf"(?:of )?)?(?:the |these |those |my )?(?:video|clip|recording|file|they|it)\w*\b.*?\b{_MADE}\b",
     re.I | re.S,
 )

@@ -281,6 +281,8 @@ class _Segments:
             conv.drain()
         except BaseException:
             conv.cancel()
+            with self.lock:
+                queue.clear()  # the other decoder stops after its current run
             raise
 
     def _work(

@@ -2,33 +2,48 @@
 
 Two ways to give the tool its model:
 
-* inside a LangGraph agent whose context is a :class:`~graphs.GraphContext`
-  (``agent.invoke(..., context=GraphContext(reasoner=r))``), use :data:`video_reason` as is: it
+* inside an agent whose context is a :class:`~graphs.GraphContext`
+  (``langchain.agents.create_agent(model, [video_reason], context_schema=GraphContext)``, then
+  ``agent.invoke(..., context=GraphContext(reasoner=r))``), use :data:`video_reason` as is: it
   reads the context through the injected ``ToolRuntime``;
 * anywhere else, bind one: ``make_video_reason_tool(GraphContext(reasoner=r))``.
 
-Inside an agent (``create_react_agent``, ``langchain.agents.create_agent``) the tool passes the
-graph's ``progress``, ``segment``, ``answer`` and ``verify`` events to the agent's stream writer
-(``stream_mode="custom"``, each with ``"tool": "video_reason"``), so agent UIs show them live.
+The model picks the paths: ``make_video_reason_tool(..., roots=[folder])`` lets it read only
+videos beneath those folders (a relative path is taken beneath the first).
+
+Inside an agent (``create_agent``, or the older ``langgraph.prebuilt.create_react_agent``) the
+tool passes the graph's ``progress``, ``segment``, ``answer`` and ``verify`` events to the agent's
+stream writer (``stream_mode="custom"``, each with ``"tool": "video_reason"``), so agent UIs show
+them live.
 
 The tool's answer is a JSON string (what the agent's model reads): the answer letter, the
 grounded segments (video, MM:SS span, global seconds, caption, think), whether the trace was
-well formed, and whether it came from a scripted fake backend.
+well formed, and whether it came from a scripted fake backend. A bad argument (a missing or
+unreadable video, a path outside ``roots``, an empty question) comes back as an error
+``ToolMessage`` the model can read and act on, not an exception that ends the run; a missing model
+(no context) is the caller's mistake and raises :class:`~vt_agent.errors.ConfigError`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import os
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
-from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from langgraph.prebuilt import ToolRuntime
+from langgraph.types import StreamMode
 from pydantic import Field
 
 from graphs.context import GraphContext
 from graphs.stream import StreamWriter
-from vt_agent.errors import ConfigError
+from vt_agent.errors import ConfigError, PathNotAllowedError, VideoError
 from vt_agent.runs import TOOL_PURPOSE, agent_result
+from vt_agent.sandbox import open_in_roots
 
 if TYPE_CHECKING:
     from graphs.video_thinker import InputState
@@ -46,6 +61,11 @@ Options = Annotated[
     list[str] | None,
     Field(description="answer options for a multiple-choice question, e.g. ['a cat', 'a dog']; omit if open"),
 ]
+Roots = Sequence[str | os.PathLike[str]]
+
+FORWARDED = frozenset({"progress", "segment", "answer", "verify"})
+"""The video_thinker custom events a tool passes to the agent's stream (token deltas are not)."""
+_MODES: list[StreamMode] = ["custom", "values"]
 
 
 def summarize(output: dict[str, Any]) -> dict[str, Any]:
@@ -53,60 +73,27 @@ def summarize(output: dict[str, Any]) -> dict[str, Any]:
     return agent_result(output["result"], segments=output["segments"], attempts=output["attempts"])
 
 
-def _inputs(videos: list[str], question: str, options: list[str] | None) -> InputState:
-    data: InputState = {"videos": list(videos), "question": question}
-    if options:
-        data["options"] = list(options)
-    return data
+@dataclass
+class _Call:
+    """One call: its arguments, model and writer; reads the graph's ``custom``/``values`` stream."""
 
+    videos: list[str]
+    question: str
+    options: list[str] | None
+    context: GraphContext | dict[str, Any]
+    writer: StreamWriter | None
+    final: dict[str, Any] = field(default_factory=dict)
 
-FORWARDED = frozenset({"progress", "segment", "answer", "verify"})
-"""The video_thinker custom events a tool passes to the agent's stream (token deltas are not)."""
+    def take(self, item: Any) -> None:
+        """Pass an event on to the agent's writer, or keep the graph's latest values."""
+        mode, chunk = item
+        if mode == "values":
+            self.final = cast("dict[str, Any]", chunk)
+        elif self.writer is not None and isinstance(chunk, dict) and chunk.get("type") in FORWARDED:
+            self.writer({**chunk, "tool": "video_reason"})
 
-
-def _forward(writer: StreamWriter | None, chunk: Any) -> None:
-    if writer is not None and isinstance(chunk, dict) and chunk.get("type") in FORWARDED:
-        writer({**chunk, "tool": "video_reason"})
-
-
-async def _arun(
-    context: GraphContext | dict[str, Any],
-    videos: list[str],
-    question: str,
-    options: list[str] | None,
-    writer: StreamWriter | None = None,
-) -> str:
-    from graphs.video_thinker import graph
-
-    final: dict[str, Any] = {}
-    async for mode, chunk in graph.astream(
-        _inputs(videos, question, options), context=context, stream_mode=["custom", "values"]
-    ):
-        if mode == "custom":
-            _forward(writer, chunk)
-        else:
-            final = cast("dict[str, Any]", chunk)
-    return json.dumps(summarize(final), ensure_ascii=False)
-
-
-def _run(
-    context: GraphContext | dict[str, Any],
-    videos: list[str],
-    question: str,
-    options: list[str] | None,
-    writer: StreamWriter | None = None,
-) -> str:
-    from graphs.video_thinker import graph
-
-    final: dict[str, Any] = {}
-    for mode, chunk in graph.stream(
-        _inputs(videos, question, options), context=context, stream_mode=["custom", "values"]
-    ):
-        if mode == "custom":
-            _forward(writer, chunk)
-        else:
-            final = cast("dict[str, Any]", chunk)
-    return json.dumps(summarize(final), ensure_ascii=False)
+    def answer(self) -> str:
+        return json.dumps(summarize(self.final), ensure_ascii=False)
 
 
 def _writer() -> StreamWriter | None:
@@ -115,7 +102,7 @@ def _writer() -> StreamWriter | None:
         from langgraph.config import get_stream_writer
 
         return get_stream_writer()
-    except RuntimeError:
+    except (RuntimeError, KeyError):  # no runnable config, or one that no graph runs (tool.invoke)
         return None
 
 
@@ -134,33 +121,128 @@ def _context_from(runtime: ToolRuntime[Any, Any]) -> GraphContext | dict[str, An
     )
 
 
-def _reason_in_context(
-    videos: Videos, question: Question, runtime: ToolRuntime[Any, Any], options: Options = None
-) -> str:
-    """Answer a question about video files, citing time spans (reads the model from the agent's context)."""
-    return _run(_context_from(runtime), videos, question, options, runtime.stream_writer)
+def _folders(roots: Roots | None) -> list[str] | None:
+    if roots is None:
+        return None
+    if isinstance(roots, str | os.PathLike):
+        raise ConfigError(f"roots must be a list of folders, got one path {os.fspath(roots)!r}: use [path]")
+    folders = [os.path.abspath(os.fspath(r)) for r in roots]
+    if not folders:
+        raise ConfigError("roots is empty: give the folders the model may read videos from (None: any path)")
+    for folder in folders:
+        if not os.path.isdir(folder):
+            raise ConfigError(f"roots: {folder!r} is not a folder; give existing folders")
+    return folders
 
 
-async def _areason_in_context(
-    videos: Videos, question: Question, runtime: ToolRuntime[Any, Any], options: Options = None
-) -> str:
-    """Answer a question about video files, citing time spans (reads the model from the agent's context)."""
-    return await _arun(_context_from(runtime), videos, question, options, runtime.stream_writer)
+class _Runner:
+    """How one tool runs the video_thinker graph: its bound context (or the agent's) and its folders."""
+
+    def __init__(self, context: GraphContext | None, roots: Roots | None, name: str) -> None:
+        self.context = context
+        self.name = name
+        self.roots = _folders(roots)
+
+    def call(
+        self,
+        videos: list[str],
+        question: str,
+        options: list[str] | None,
+        runtime: ToolRuntime[Any, Any] | None,
+    ) -> _Call:
+        if runtime is not None:
+            return _Call(videos, question, options, _context_from(runtime), runtime.stream_writer)
+        assert self.context is not None
+        return _Call(videos, question, options, self.context, _writer())
+
+    def inputs(self, call: _Call) -> InputState:
+        """The graph's input, or ToolException naming the argument the model must fix."""
+        if not call.question.strip():
+            raise ToolException("'question' is empty: ask the question about the video(s) in words")
+        if not all(v.strip() for v in call.videos):
+            raise ToolException("a video path is empty: give the path of each video file")
+        videos = call.videos if self.roots is None else [self._allowed(v) for v in call.videos]
+        data: InputState = {"videos": list(videos), "question": call.question}
+        if call.options:
+            data["options"] = list(call.options)
+        return data
+
+    def _allowed(self, video: str) -> str:
+        assert self.roots is not None
+        with open_in_roots(self.roots, video) as opened:  # refuses paths outside, missing, empty files
+            return opened.path
+
+    @contextlib.contextmanager
+    def errors(self) -> Iterator[None]:
+        """A video the model named that cannot be used becomes a ToolException (an error ToolMessage)."""
+        where = ""
+        if self.roots:
+            where = (
+                f"; videos must be inside {', '.join(self.roots)} (a relative path is read beneath the first)"
+            )
+        try:
+            yield
+        except PathNotAllowedError as exc:
+            raise ToolException(f"{exc}{where}") from exc
+        except VideoError as exc:
+            raise ToolException(f"{exc}{where}; fix the path and call {self.name} again") from exc
+
+    def run(self, call: _Call) -> str:
+        from graphs.video_thinker import graph
+
+        with self.errors():
+            for item in graph.stream(self.inputs(call), context=call.context, stream_mode=_MODES):
+                call.take(item)
+        return call.answer()
+
+    async def arun(self, call: _Call) -> str:
+        from graphs.video_thinker import graph
+
+        with self.errors():
+            inputs = await asyncio.to_thread(self.inputs, call)  # opens the files when roots are set
+            async for item in graph.astream(inputs, context=call.context, stream_mode=_MODES):
+                call.take(item)
+        return call.answer()
 
 
-video_reason: BaseTool = StructuredTool.from_function(
-    func=_reason_in_context, coroutine=_areason_in_context, name="video_reason", description=TOOL_DESCRIPTION
-)
-"""The tool for agents run with ``context=GraphContext(...)`` (sync and async)."""
+def make_video_reason_tool(
+    context: GraphContext | None = None, *, roots: Roots | None = None, name: str = "video_reason"
+) -> BaseTool:
+    """A ``video_reason`` tool (sync and async).
+
+    ``context``: the model to use; None reads the agent's run context (``context=GraphContext(...)``
+    or a JSON context) through the injected ``ToolRuntime``. ``roots``: folders the model may read
+    videos from (None: any path the process can read).
+    """
+    runner = _Runner(context, roots, name)
+    func: Callable[..., str]
+    coroutine: Callable[..., Awaitable[str]]
+    if context is None:
+
+        def run_in(
+            videos: Videos, question: Question, runtime: ToolRuntime[Any, Any], options: Options = None
+        ) -> str:
+            return runner.run(runner.call(videos, question, options, runtime))
+
+        async def arun_in(
+            videos: Videos, question: Question, runtime: ToolRuntime[Any, Any], options: Options = None
+        ) -> str:
+            return await runner.arun(runner.call(videos, question, options, runtime))
+
+        func, coroutine = run_in, arun_in
+    else:
+
+        def run(videos: Videos, question: Question, options: Options = None) -> str:
+            return runner.run(runner.call(videos, question, options, None))
+
+        async def arun(videos: Videos, question: Question, options: Options = None) -> str:
+            return await runner.arun(runner.call(videos, question, options, None))
+
+        func, coroutine = run, arun
+    return StructuredTool.from_function(
+        func=func, coroutine=coroutine, name=name, description=TOOL_DESCRIPTION, handle_tool_error=True
+    )
 
 
-def make_video_reason_tool(context: GraphContext, *, name: str = "video_reason") -> BaseTool:
-    """A ``video_reason`` tool bound to ``context`` (sync and async)."""
-
-    def run(videos: Videos, question: Question, options: Options = None) -> str:
-        return _run(context, videos, question, options, _writer())
-
-    async def arun(videos: Videos, question: Question, options: Options = None) -> str:
-        return await _arun(context, videos, question, options, _writer())
-
-    return StructuredTool.from_function(func=run, coroutine=arun, name=name, description=TOOL_DESCRIPTION)
+video_reason: BaseTool = make_video_reason_tool()
+"""The tool for agents run with ``context=GraphContext(...)`` (any path; sync and async)."""

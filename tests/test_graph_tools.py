@@ -137,6 +137,15 @@ def test_agent_with_a_json_context(bbb: Path, make_agent: Callable[..., Any]) ->
     check_tool_message(asyncio.run(agent.ainvoke(ASK, context={"backend": "fake"}))["messages"])
 
 
+def test_agent_with_a_dict_context_holding_the_graph_context(
+    bbb: Path, make_agent: Callable[..., Any]
+) -> None:
+    backend = FakeBackend()
+    agent = make_agent(agent_model(bbb), [video_reason])
+    check_tool_message(agent.invoke(ASK, context={"user": "u1", "video": ctx(backend)})["messages"])
+    assert backend.requests
+
+
 def _custom_events(agent: Any, context: Any, **kw: Any) -> list[Any]:
     async def go() -> list[Any]:
         return [c async for c in agent.astream(ASK, context=context, stream_mode="custom", **kw)]
@@ -274,3 +283,15 @@ def test_create_agent_example(tmp_path: Path) -> None:
     assert json.loads(lines[tool_line].removeprefix("[tools] tool: "))["answer"] == "B"
     assert lines[-2].startswith("[model] ai: Answer B, seen at 00:00-00:02: A large grey furry animal")
     assert lines[-1].startswith("(video model: the scripted fake backend")
+
+
+def test_the_docs_quote_the_example() -> None:
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    doc = (root / "docs" / "graphs.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## The `video_reason` LangChain tool") :]
+    section = section[: section.index("\n## ", 1)]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    example = (root / "examples" / "agent_create_agent.py").read_text(encoding="utf-8")
+    assert blocks and all(block in example for block in blocks)

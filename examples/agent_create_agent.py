@@ -27,6 +27,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from graphs import GraphContext
 from graphs.tools import make_video_reason_tool
 from vt_agent.backends import load_backend
+from vt_agent.errors import VTAgentError
 from vt_agent.reasoner import VideoReasoner
 
 VIDEOS = Path(__file__).resolve().parent.parent / "tests" / "data" / "videos"
@@ -93,4 +94,7 @@ if __name__ == "__main__":
     )
     parser.add_argument("--base-url", help="OpenAI-compatible Video-Thinker server (default: scripted fake)")
     args = parser.parse_args()
-    asyncio.run(main(args.chat_model, args.base_url))
+    try:
+        asyncio.run(main(args.chat_model, args.base_url))
+    except VTAgentError as exc:  # e.g. the video model's server is down: one line, no traceback
+        raise SystemExit(f"error: {exc}") from None

@@ -3,7 +3,6 @@ and none uses a deprecated spelling (triage --query)."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import re
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mcp_server.cli import build_parser as mcp_parser
-from vt_agent.cli import COMMANDS, build_parser
+from vt_agent.cli import COMMANDS, parse_command_line
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -65,11 +64,13 @@ def test_the_docs_quote_commands() -> None:
 
 @pytest.mark.parametrize(("where", "line", "argv"), QUOTED, ids=[f"{w}:{a[:3]}" for w, _, a in QUOTED])
 def test_quoted_command_parses(where: str, line: str, argv: list[str]) -> None:
-    parser: argparse.ArgumentParser = build_parser() if argv[0] == "vt-agent" else mcp_parser()
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            _, extra = parser.parse_known_args(argv[1:])
+            if argv[0] == "vt-agent":  # as the command reads it (triage's words prepared first)
+                extra = parse_command_line(argv[1:])[2]
+            else:
+                extra = mcp_parser().parse_known_args(argv[1:])[1]
     except SystemExit as exc:
         assert not exc.code, f"{where}: `{line}` does not parse: {err.getvalue().strip()}"
         return

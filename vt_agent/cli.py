@@ -69,20 +69,32 @@ def _version() -> str:
     return __version__
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse_command_line(
+    argv: Sequence[str],
+) -> tuple[argparse.ArgumentParser, argparse.Namespace, list[str], list[str]]:
+    """``(parser, args, unrecognized, detached)`` for ``argv`` as ``vt-agent`` reads it: triage's
+    words prepared first (``--query`` rewritten; ``--resume WORD`` where WORD is not a FILE:
+    WORD is a positional, listed in ``detached``), then argparse."""
     parser = build_parser()
-    argv = list(sys.argv[1:] if argv is None else argv)
+    words = list(argv)
     detached: list[str] = []
-    if argv[:1] == ["triage"]:  # --query rewritten; `--resume WORD` that is not a FILE: WORD is a positional
+    if words[:1] == ["triage"]:
         from vt_agent.commands import triage
 
         triage_parser = _command_parser(parser, argparse.Namespace(command="triage"))
-        argv, detached = triage.prepare_argv(argv, list(triage_parser._option_string_actions))
-    args, extra = parser.parse_known_args(argv)
+        words, detached = triage.prepare_argv(words, list(triage_parser._option_string_actions))
+    args, extra = parser.parse_known_args(words)
+    return parser, args, extra, detached
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, args, extra, detached = parse_command_line(sys.argv[1:] if argv is None else argv)
     if extra:  # reported by the (sub)command's own parser, with its usage
         hint = " (vLLM's own flags go after --: vt-agent serve --model M -- --tensor-parallel-size 2)"
         message = f"unrecognized arguments: {' '.join(extra)}{hint if args.command == 'serve' else ''}"
         if detached:
+            from vt_agent.commands import triage
+
             message = triage.detached_hint(extra, detached)
         _command_parser(parser, args).error(message)
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)

@@ -196,6 +196,8 @@ def run_command(args: argparse.Namespace) -> int:
             await reasoner.aclose()
 
     summary = asyncio.run(main())
+    for note in summary.notes:
+        print(f"note: {note}", file=sys.stderr)
     print(summary.line())
     return 0
 

@@ -248,6 +248,8 @@ class RunSummary:
     """Rows of this run whose prediction equals the gold answer exactly (a quick figure; the
     official scores come from ``vt-agent eval score``)."""
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What the run did to the results file beyond appending (a row cut off mid-write dropped)."""
     wall_s: float = 0.0
 
     def line(self) -> str:
@@ -425,8 +427,8 @@ async def arun_benchmark(
     except ValueError as exc:
         raise ResultsFileError(str(exc)) from None
     if cut:  # a row cut off by a run stopped mid-write: its question runs again
-        summary.problems.append(
-            f"{out_path}: dropped its last row, cut off by an earlier run stopped mid-write"
+        summary.notes.append(
+            f"{out_path}: dropped its last row, cut off by an earlier run stopped mid-write; its question runs again"
         )
         existing = read_results(out_path)
     _check_compatible(existing, loaded.name, protocol, preset, backend, out_path)

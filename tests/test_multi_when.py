@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -277,3 +279,19 @@ def test_time_of_day_from_what_the_videos_show(dated: list[str]) -> None:
     )
     assert unclear.answer is not None and unclear.per_video[2].number is None  # the descriptions, listed
     assert "Hard to say" in unclear.answer and any("no rule decides" in w for w in unclear.warnings)
+
+
+def test_inspect_shows_when_a_file_was_recorded(tmp_path: Path) -> None:
+    from vt_agent.cli import main
+
+    dated_clip = clip(tmp_path / "dated.mp4", "2024-05-01T10:20:30.000000Z")
+    undated = clip(tmp_path / "undated.mp4", first=10)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["inspect", str(dated_clip), "--preset", "video-thinker-16f"]) == 0
+    line = next(x for x in out.getvalue().splitlines() if x.startswith("recorded"))
+    assert "2024-05-01" in line and "container" in line
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["inspect", str(undated)]) == 0
+    assert not any(x.startswith("recorded") for x in out.getvalue().splitlines())

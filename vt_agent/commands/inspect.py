@@ -114,6 +114,8 @@ def _table(data: dict[str, Any]) -> str:
         + ("" if data["frames_verified"] else " (frames counted from packets; --verify decodes all)"),
         f"header says   {data['header_frames'] or '?'} frames at {data['header_fps']:.4g} fps",
     ]
+    if data.get("creation_time"):
+        lines.append(f"recorded      {data['creation_time']} (from the {data['creation_time_from']})")
     lines += [f"warning       {w}" for w in data["warnings"]]
     win = data["window"]
     lines += [

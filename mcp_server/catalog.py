@@ -4,8 +4,8 @@
 roots when it sent valid ones, else the server's): its ``file://`` URI (usable as is in
 ``video_reason``'s ``videos``), its path below the root as the name, its size in bytes and,
 when probed, its duration and frame size in the description and ``_meta``. ``resources/read``
-returns a JSON record of the video (path, size, duration, frame size, fps, codec, how to ask
-about it), never the video's bytes: hosts put what they read into the model's context, and a
+returns a JSON record of the video (path, size, duration, frame size, fps, codec, recording time
+from the file's metadata when it has one, how to ask about it), never the video's bytes: hosts put what they read into the model's context, and a
 video's bytes are megabytes of base64 a model cannot watch.
 
 Bounded: at most :data:`MAX_LISTED` videos, :data:`MAX_DEPTH` folder levels below a root,
@@ -232,6 +232,8 @@ class Catalog:
         mime = mimetypes.guess_type(item.rel)[0] or "video/mp4"
         if info is not None:
             what = f"{info.duration_s:.1f} s video, {info.width}x{info.height}, {_size_text(item.size)}"
+            if info.creation_time:
+                what += f", recorded {info.creation_time}"
         else:
             what = f"video, {_size_text(item.size)} (read this resource for its duration)"
         meta: dict[str, Any] = {f"{META}size_bytes": item.size, f"{META}root": str(item.root)}
@@ -243,6 +245,8 @@ class Catalog:
                     f"{META}height": info.height,
                 }
             )
+            if info.creation_time:
+                meta[f"{META}creation_time"] = info.creation_time
         return Resource(
             uri=item.uri,
             name=item.rel,
@@ -278,6 +282,8 @@ async def read_record(sandbox: Sandbox, uri: str) -> str:
             "fps": round(info.fps, 3),
             "codec": info.codec,
             "has_audio": info.has_audio,
+            "creation_time": info.creation_time,
+            "creation_time_from": info.creation_time_from,
             "warnings": info.warnings,
             "how_to_ask": (
                 f"Call the video_reason tool with videos=['{path.as_uri()}'] and your question "

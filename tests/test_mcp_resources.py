@@ -254,3 +254,32 @@ def test_a_listing_waits_for_slow_probes_at_most_its_budget_and_never_blocks_the
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert all("s video," in (catalog.resource(f).description or "") for f in found)  # listed next time
+
+
+def test_a_recording_time_in_the_file_is_listed_and_read(tmp_path: Path) -> None:
+    """An assistant asked which video was recorded first sees each file's creation time."""
+    import av
+    import numpy as np
+
+    path = tmp_path / "dated.mp4"
+    with av.open(str(path), "w", format="mp4") as c:
+        c.metadata["creation_time"] = "2024-05-01T10:20:30.000000Z"
+        s = c.add_stream("mpeg4", rate=5)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for k in range(5):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * k, np.uint8), format="rgb24")
+            frame.pts = k
+            for packet in s.encode(frame):
+                c.mux(packet)
+        for packet in s.encode():
+            c.mux(packet)
+
+    async def go(c: Client) -> Any:
+        listed = (await c.list_resources()).resources
+        return listed, await c.read_resource(listed[0].uri)
+
+    listed, read = _in_process([tmp_path], go)
+    assert "recorded 2024-05-01T10:20:30" in (listed[0].description or "")
+    assert listed[0].meta is not None and listed[0].meta["vt-agent/creation_time"].startswith("2024-05-01")
+    record = json.loads(read.contents[0].text)  # type: ignore[union-attr]
+    assert record["creation_time"].startswith("2024-05-01") and "container" in record["creation_time_from"]

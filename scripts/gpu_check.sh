@@ -11,9 +11,10 @@
 # offline, from the wheels in $VT_GPU_WHEELS (default .gpu-wheels/, filled beforehand by
 # scripts/fetch_gpu_wheels.sh) into a private folder put first on PYTHONPATH: the box's own
 # site-packages are not touched. Extra arguments go to scripts/gpu_check.py (--batches, --requests,
-# --max-tokens, --json). The check stops after $VT_GPU_CHECK_TIMEOUT seconds (default 480). Before
-# it, bench/preprocess.py --floor-only (at most 1 min) measures preparation against the decode floor
-# on the box's cores (not with --cpu; VT_GPU_FLOOR=0 skips it).
+# --max-tokens, --json). Before the model (not with --cpu; VT_GPU_BENCHES=0 skips them):
+# bench/preprocess.py --floor-only (at most 60 s) and bench/pipeline.py --rounds 1 (at most 100 s)
+# on the box's cores. The model check then stops after $VT_GPU_CHECK_TIMEOUT seconds (default: what
+# is left of $VT_GPU_TOTAL = 470 s, at least 240).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -46,12 +47,17 @@ if ((${#missing[@]})); then
   "$PY" -c "import av, pydantic" || { echo "gpu_check: the installed wheels do not import" >&2; exit 2; }
 fi
 
-# on the GPU box: preparation against its decode floor on all of the box's cores (no reference
-# needed; skipped with --cpu, or VT_GPU_FLOOR=0)
-if [[ " $* " != *" --cpu "* && "${VT_GPU_FLOOR:-1}" != 0 ]]; then
+# on the GPU box, before the model: the CPU side at the box's core count (no reference needed;
+# skipped with --cpu, or VT_GPU_BENCHES=0): preparation against its decode floor, and the pipeline's
+# thread and process pools against one item at a time (bench/pipeline.py, paced fake engine). The
+# whole script keeps to $VT_GPU_TOTAL seconds (default 470): the model check gets what is left.
+if [[ " $* " != *" --cpu "* && "${VT_GPU_BENCHES:-1}" != 0 ]]; then
   echo "gpu_check: preparation vs decode floor (bench/preprocess.py --floor-only)" >&2
   timeout 60 "$PY" "$ROOT/bench/preprocess.py" --floor-only --repeat 5 \
     || echo "gpu_check: the floor bench failed or ran out of time (exit $?); the GPU check goes on" >&2
+  echo "gpu_check: preparation pools at $(nproc) cores (bench/pipeline.py --rounds 1)" >&2
+  timeout 100 "$PY" "$ROOT/bench/pipeline.py" --rounds 1 \
+    || echo "gpu_check: the pipeline bench failed or ran out of time (exit $?); the GPU check goes on" >&2
 fi
-
-exec timeout "${VT_GPU_CHECK_TIMEOUT:-480}" "$PY" "$ROOT/scripts/gpu_check.py" "$@"
+left=$(( ${VT_GPU_TOTAL:-470} - SECONDS ))
+exec timeout "${VT_GPU_CHECK_TIMEOUT:-$(( left > 240 ? left : 240 ))}" "$PY" "$ROOT/scripts/gpu_check.py" "$@"

@@ -14,7 +14,9 @@ from video_factory import frame_image
 from vt_agent.backends.base import GenerationRequest
 from vt_agent.backends.fake_backend import FakeBackend
 from vt_agent.backends.fake_traces import question_from_messages
+from vt_agent.errors import ConfigError
 from vt_agent.multi import MultiAnswer, answer_videos, plan_question
+from vt_agent.multi.dates import period_of
 from vt_agent.multi.when import TIME_OF_DAY, phase_of, read_creation_time
 from vt_agent.reasoner import VideoReasoner
 from vt_agent.video import probe
@@ -109,6 +111,80 @@ def test_plan_when_sub_questions() -> None:
     forced = plan_question("Which video was recorded first?", [], PATHS, mode="joint")
     assert forced.mode == "per_video" and "joint mode does not apply" in forced.why
     assert plan_question("Which video is the oldest?", [], PATHS * 3, mode="joint").mode == "per_video"
+
+
+@pytest.mark.parametrize(
+    ("question", "said", "start", "end"),
+    [
+        ("How many videos were recorded after 2020?", "after 2020", "2021-01-01", None),
+        ("How many of the clips were filmed before June 2023?", "before June 2023", None, "2023-06-01"),
+        ("How many videos were shot in 2023?", "in 2023", "2023-01-01", "2024-01-01"),
+        ("How many videos were recorded in 2023-12?", "in 2023-12", "2023-12-01", "2024-01-01"),
+        ("How many clips were taken on 2024-06-02?", "on 2024-06-02", "2024-06-02", "2024-06-03"),
+        ("How many of them were filmed on 15th June 2023?", "on 15th June 2023", "2023-06-15", "2023-06-16"),
+        ("How many videos were shot on June 15, 2023?", "on June 15, 2023", "2023-06-15", "2023-06-16"),
+        ("How many videos were recorded after Dec 2023?", "after Dec 2023", "2024-01-01", None),
+        ("How many videos were recorded since March 2022?", "since March 2022", "2022-03-01", None),
+        ("How many videos were recorded between 2019 and 2021?", "between 2019 and 2021", "2019-01-01",
+         "2022-01-01"),
+    ],
+)  # fmt: skip
+def test_plan_count_by_recording_time(question: str, said: str, start: str | None, end: str | None) -> None:
+    plan = plan_question(question, ["0", "1", "2", "3"], PATHS)
+    assert (plan.kind, plan.sub.form, plan.sub.question, plan.mode) == (
+        "counting",
+        "recorded",
+        None,
+        "per_video",
+    )
+    assert plan.period is not None and plan.not_in_files is None and "creation time" in plan.why
+    got = (plan.period.said, plan.period.start, plan.period.end)
+    assert got == (said, start and start + "T00:00:00+00:00", end and end + "T00:00:00+00:00")
+
+
+def test_plan_count_by_content_and_bad_dates() -> None:
+    for question in ["How many videos were recorded at night?", "How many videos were filmed after the party?",
+                     "How many videos show a dog in 2020?"]:  # fmt: skip
+        plan = plan_question(question, [], PATHS)
+        assert (plan.kind, plan.sub.form, plan.period) == ("counting", "yes_no", None)
+    with pytest.raises(ConfigError, match="'2023-02-30' is not a date: write a year"):
+        plan_question("How many videos were recorded before 2023-02-30?", [], PATHS)
+    with pytest.raises(ConfigError, match="empty span of dates"):
+        period_of("between", "2022", "2020")
+    assert period_of("between", "2020") is None
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "direction", "named", "word"),
+    [
+        ("Which video was uploaded first?", "comparison", "min", None, "uploaded"),
+        ("Which clip was posted most recently?", "comparison", "max", None, "posted"),
+        ("Which video was published last?", "comparison", "max", None, "published"),
+        ("Which video has the earliest upload date?", "comparison", "min", None, "uploaded"),
+        ("Order the videos by upload date", "comparison", "order", None, "uploaded"),
+        ("Was video 2 uploaded before video 1?", "comparison", "min", [1, 0], "uploaded"),
+        ("When was each video posted?", "per_video", None, None, "posted"),
+        ("How many videos were uploaded after 2020?", "counting", None, None, "uploaded"),
+    ],
+)
+def test_plan_upload_time_is_not_in_the_files(
+    question: str, kind: str, direction: str | None, named: list[int] | None, word: str
+) -> None:
+    plan = plan_question(question, [], PATHS)
+    assert (plan.kind, plan.sub.form, plan.direction, plan.named) == (kind, "recorded", direction, named)
+    assert plan.not_in_files == (
+        f"no file states when it was {word} (a video's metadata holds at most when it was recorded)"
+    )
+    assert plan.sub.question is None and plan.mode == "per_video"
+
+
+def test_plan_upload_words_about_content_stay_content() -> None:
+    posted = plan_question("Which video shows a letter being posted first?", [], PATHS)
+    assert (posted.kind, posted.not_in_files) == ("ordering", None)
+    youtube = plan_question("Which clip was published on YouTube?", [], PATHS)
+    assert (youtube.kind, youtube.sub.question, youtube.not_in_files) == (
+        "selection", "Was this video published on YouTube?", None
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -240,6 +316,72 @@ def test_unknown_recording_time_is_named_not_guessed(dated: list[str], tmp_path:
         ask(videos, "Which is older, video 1 or video 3?").answer
         == "Video 3 (city.mp4) (recorded 2023-12-24 18:30:00 UTC)"
     )
+
+
+def test_options_naming_videos_for_a_recording_time_yes_no(dated: list[str]) -> None:
+    # city (video 2) was recorded first, then park (video 3, 08:00 UTC), then beach (video 1, 09:00 UTC)
+    pair = ask(dated, "Was video 2 recorded before video 1?", ["Video 1", "Video 2"])
+    assert (pair.answer, pair.partial) == ("B", False) and pair.answer_text.startswith("Yes (")
+    after = ask(dated, "Was video 2 recorded after video 1?", ["Video 1", "Video 2"])
+    assert after.answer == "A" and after.answer_text.startswith("No (")  # video 1 was the later one
+    alone = ask(dated, "Was video 1 filmed first?", ["Video 1", "Video 2", "Video 3"])
+    assert alone.answer == "B" and {c.video for c in alone.citations} == {0, 1}
+    said = ask(dated, "Was video 3 recorded before video 1?", ["No, video 1 was", "Yes, video 3 was"])
+    assert (said.answer, said.warnings) == ("B", [])
+    older = ask(dated, "Is the first clip older than the second?", ["the first clip", "the second clip"])
+    assert older.answer == "B"
+    which = ask(dated, "Which video was recorded first?", ["beach.mp4", "city.mp4", "park.mov"])
+    assert which.answer == "B"
+
+
+def test_count_by_recording_time(dated: list[str], tmp_path: Path) -> None:
+    after = ask(dated, "How many videos were recorded after 2023?", ["0", "1", "2", "3"])
+    assert (after.answer, after.synthesis, after.partial) == ("C", "rules", False)
+    assert after.answer_text == "2 (Video 1 (beach.mp4) and Video 3 (park.mov) were recorded after 2023)"
+    assert [e.used for e in after.per_video] == [
+        "recorded 2024-06-02 09:00:00 UTC: counted",
+        "recorded 2023-12-24 18:30:00 UTC: not counted (not after 2023)",
+        "recorded 2024-06-02 08:00:00 UTC: counted",
+    ]
+    assert {c.video for c in after.citations} == {0, 2}
+    before = ask(dated, "How many of the clips were filmed before June 2023?")
+    assert (before.answer, before.answer_text) == ("0", "0 (none was recorded before June 2023)")
+    day = ask(dated, "How many videos were shot on 2024-06-02?", ["None", "One", "Two", "All three"])
+    assert day.answer == "C"
+    near = ask(dated, "How many videos were recorded before 2023-12-25?")
+    assert near.answer == "1" and any(
+        "Video 2 (city.mp4) was recorded within 14 hours of 2023-12-25 00:00 UTC" in w for w in near.warnings
+    )
+    videos = [*dated, str(clip(tmp_path / "nodate.mp4", first=30))]
+    part = ask(videos, "How many videos were recorded after 2023?")
+    assert (part.answer, part.partial) == ("2", True)
+    assert part.answer_text is not None and part.answer_text.startswith(
+        "at least 2 (Video 1 (beach.mp4) and Video 3 (park.mov) were recorded after 2023); up to 3 with "
+        "Video 4 (nodate.mp4), whose recording time is unknown (its metadata states no creation time)"
+    )
+    assert part.per_video[3].used == "recording time unknown: not counted"
+    fits = ask(videos, "How many videos were recorded after 2023?", ["1", "2", "3"])
+    assert fits.answer is None and any("options B and C fit the count (2 to 3)" in w for w in fits.warnings)
+    one = ask(videos, "How many videos were recorded after 2023?", ["2 or 3", "None", "4"])
+    assert one.answer == "A" and one.partial
+
+
+def test_upload_time_is_not_guessed(dated: list[str], tmp_path: Path) -> None:
+    videos = [dated[0], str(clip(tmp_path / "nodate.mp4", first=30))]
+    out = ask(videos, "Which video was uploaded first?", ["Video 1", "Video 2"])
+    assert (out.answer, out.synthesis) == (None, "none")
+    assert out.answer_text == (
+        "Unknown: no file states when it was uploaded (a video's metadata holds at most when it was "
+        "recorded), so it is not guessed. The recording times, if that is what you meant: Video 1 "
+        "(beach.mp4): recorded 2024-06-02 09:00:00 UTC (from its container creation_time); Video 2 "
+        "(nodate.mp4): recording time unknown: its metadata states no creation time."
+    )
+    assert any("no answer rather than a guess" in w for w in out.warnings)
+    assert out.per_video[0].used == "recorded 2024-06-02 09:00:00 UTC: listed, not the time asked about"
+    posted = ask(dated, "When was each video posted?")
+    assert posted.answer is None and posted.answer_text is not None
+    assert "Video 2 (city.mp4): recorded 2023-12-24 18:30:00 UTC" in posted.answer_text
+    assert ask(dated, "How many videos were published after 2020?", ["3"]).answer is None
 
 
 def time_of_day_backend(phase: dict[str, str]) -> FakeBackend:

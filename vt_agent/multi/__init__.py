@@ -9,9 +9,11 @@
     out.answer, out.answer_text, out.citations, out.per_video  # per video: sub-question, evidence, use
 
 Modules: ``plan`` (kinds and sub-questions), ``when`` (questions about when the videos were made:
-the files' creation times, the time of day shown), ``refs`` (videos named in options), ``evidence``
-(Result -> evidence, citations), ``rules`` (rule-based synthesis), ``chat`` (the chat model for
-comparison and synthesis), ``answer`` (the steps), ``run`` (the whole answer without LangGraph).
+the files' creation times, the time of day shown), ``dates`` (a question's dates, for counting by
+recording time), ``refs`` (videos named in options), ``evidence`` (Result -> evidence, citations),
+``rules`` (rule-based synthesis; ``decision``: what a rule decides; ``recorded``: the rules on
+recording times), ``chat`` (the chat model for comparison and synthesis), ``answer`` (the steps),
+``run`` (the whole answer without LangGraph).
 """
 
 from vt_agent.multi.answer import Ask, ask_joint, ask_video, failure, synthesize
@@ -23,6 +25,7 @@ from vt_agent.multi.types import (
     Kind,
     Mode,
     MultiAnswer,
+    Period,
     Plan,
     Span,
     SubQuestion,
@@ -38,6 +41,7 @@ __all__ = [
     "Kind",
     "Mode",
     "MultiAnswer",
+    "Period",
     "Plan",
     "Span",
     "SubQuestion",

@@ -133,7 +133,8 @@ async def synthesize(
     unclear = [e for e in ev if e.sub_options == ["Yes", "No"] and e.yes is None]
     warnings += [f"partial answer: {labels[e.index]} gave no clear yes or no" for e in unclear]
     compared = plan.named if plan.named and len(plan.named) == 2 else plan.among or range(n)
-    unknown = [e for e in ev if plan.sub.form == "recorded" and e.number is None and e.index in compared]
+    recorded = plan.sub.form == "recorded" and plan.not_in_files is None
+    unknown = [e for e in ev if recorded and e.number is None and e.index in compared]
     decision = decide(plan, lettered, ev, labels, n) if ev else None
     how = "rules"
     if decision is None and ev and chat is not None:
@@ -154,7 +155,7 @@ async def synthesize(
         )
     for e in ev:
         e.used = decision.used.get(e.index, "not used")
-    if plan.kind == "counting" and (errs or unclear) and decision.answer_text:
+    if plan.kind == "counting" and (errs or unclear) and decision.answer_text and not recorded:
         decision.answer_text = "at least " + decision.answer_text
     if (errs or unclear or unknown) and decision.answer is not None and decision.answer_text:
         missing = (

@@ -2,12 +2,14 @@
 
 Kinds, checked in this order (the first that matches wins):
 
-* counting: "how many videos ...", "in how many clips ..." -> yes/no per video, counted;
+* counting: "how many videos ...", "in how many clips ..." -> yes/no per video, counted ("how many
+  videos were recorded after 2020?": the files' creation times against the dates, no model call);
 * when the videos were made (:mod:`vt_agent.multi.when`): "which video was recorded first", "which
   clip is the oldest", "was video 2 filmed before video 1", "order the clips by recording date" ->
   a comparison of the files' creation times (no model call; "when was each video recorded": a
   per-video list of them); "which video was shot later in the day" -> a comparison of the time of
-  day each video appears to be filmed at;
+  day each video appears to be filmed at; "which video was uploaded first" -> no answer (no file
+  states it), the recording times listed;
 * ordering: "which video ... earliest/first/last", "order the videos by when ..." -> yes/no per
   video with its span, ordered by the span's start;
 * comparison: "which video is longer / has more people / is brighter" -> the clip's duration read
@@ -247,11 +249,9 @@ def plan_question(
             f"mode must be 'per_video', 'joint', or 'auto'/None (the plan chooses), got {mode!r}"
         )
     opts = list(options or [])
-    when = None if _COUNT_RE.search(question) else plan_when(question, videos)
-    named: list[int] | None = None
-    among: list[int] | None = None
+    when = plan_when(question, videos, counting=_COUNT_RE.search(question) is not None)
     if when is not None:
-        kind, sub, direction, why, named, among = when
+        kind, sub, direction, why = when.kind, when.sub, when.direction, when.why
     else:
         kind, sub, direction, why = _kind(question, opts, videos)
     refs = [video_refs(o, videos) for o in opts]
@@ -276,8 +276,10 @@ def plan_question(
         mode=chosen,
         sub=sub,
         direction=direction,
-        named=named,
-        among=among,
+        named=when.named if when else None,
+        among=when.among if when else None,
+        period=when.period if when else None,
+        not_in_files=when.not_in_files if when else None,
         why=f"{why}; {how}",
         option_refs=refs,
     )

@@ -8,65 +8,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-from vt_agent.multi.refs import ALL, number_in
+from vt_agent.multi.decision import Decision, match_videos, names
+from vt_agent.multi.recorded import decide_recorded
+from vt_agent.multi.refs import number_in
 from vt_agent.multi.types import Plan, VideoEvidence
-from vt_agent.multi.when import PHASES, clock
+from vt_agent.multi.when import PHASES
 from vt_agent.prompts import OPTION_LETTERS
 
 __all__ = ["Decision", "decide", "match_videos", "names"]
-
-
-@dataclass
-class Decision:
-    answer: str | None
-    answer_text: str | None
-    cited: set[int]
-    used: dict[int, str] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-
-
-def names(indices: Sequence[int], labels: dict[int, str]) -> str:
-    """``Video 1 (a.mp4) and Video 3 (c.avi)``; ``None of them`` for none."""
-    parts = [labels[i] for i in indices]
-    if not parts:
-        return "None of them"
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
-def _expand(ref: list[int], n: int) -> list[int]:
-    return list(range(n)) if ref == [ALL] else ref
-
-
-def match_videos(
-    plan: Plan, options: Sequence[str], chosen: Sequence[int], n: int, *, ordered: bool = False
-) -> tuple[str | None, list[str]]:
-    """The option letter naming exactly ``chosen`` (in order when ``ordered``); else the closest."""
-    warnings: list[str] = []
-    refs = [None if r is None else _expand(r, n) for r in plan.option_refs]
-    for k, ref in enumerate(refs):
-        if ref is None:
-            continue
-        if (ref == list(chosen)) if ordered else (set(ref) == set(chosen)):
-            return OPTION_LETTERS[k], warnings
-    if ordered:
-        return None, [f"no option gives the videos in the order the evidence shows ({list(chosen)})"]
-    best: tuple[int, int] | None = None
-    for k, ref in enumerate(refs):
-        if not ref:
-            continue
-        score = len(set(ref) & set(chosen)) - len(set(ref) - set(chosen))
-        if score > 0 and (best is None or score > best[0]):
-            best = (score, k)
-    if best is None:
-        return None, [
-            f"no option matches the videos the evidence points to ({options and 'options: ' + '; '.join(options)})"
-        ]
-    warnings.append(
-        f"no option names exactly the videos the evidence points to; {options[best[1]]!r} is the closest"
-    )
-    return OPTION_LETTERS[best[1]], warnings
 
 
 def _yes_sets(evidence: Sequence[VideoEvidence]) -> tuple[list[int], list[int], list[int]]:
@@ -171,87 +121,6 @@ def _ordering(
 _PHASE_NAMES = {rank: word for word, rank in reversed(PHASES.items())}  # the first word of each rank
 
 
-def _yes_no_letter(options: Sequence[str], yes: bool) -> tuple[str | None, list[str]]:
-    word = "Yes" if yes else "No"
-    if not options:
-        return word, []
-    for k, o in enumerate(options):
-        if o.split(". ", 1)[-1].strip().rstrip(".").lower() == word.lower():
-            return OPTION_LETTERS[k], []
-    return None, [f"no option says {word}"]
-
-
-def _recorded(
-    plan: Plan, options: Sequence[str], ev: Sequence[VideoEvidence], labels: dict[int, str], n: int
-) -> Decision:
-    """Recording times from the files' metadata: a list, the first/last, the order, or a yes/no."""
-    times = {e.index: e.number for e in ev if e.number is not None}
-    said = {e.index: e.answer_text or "" for e in ev}
-    base = {
-        e.index: "recording time unknown" if e.number is None else f"recorded {clock(e.number)}" for e in ev
-    }
-    used = {i: b if i in times else b + ": not compared" for i, b in base.items()}
-    listing = "; ".join(f"{labels[e.index]}: {said[e.index]}" for e in ev)
-    if plan.direction is None:  # "when was each video recorded?"
-        return Decision(None if options else listing, listing, set(times), used)
-    named = plan.named or []
-    needed = named if len(named) == 2 else plan.among or list(range(n))
-    times = {i: t for i, t in times.items() if i in needed}
-    used.update({i: b + ": not asked about" for i, b in base.items() if i not in needed})
-    missing = [i for i in needed if i not in times]
-    if missing:
-        reasons = {
-            i: said[i].removeprefix("recording time unknown: ") if i in said else "the file could not be read"
-            for i in missing
-        }
-        why = "; ".join(
-            reasons.values() if len(missing) == 1 else (f"{labels[i]}: {r}" for i, r in reasons.items())
-        )
-        known = [
-            f"{labels[i]} recorded {clock(times[i])}" for i in sorted(times, key=lambda i: (times[i], i))
-        ]
-        text = (
-            f"Unknown: no recording time for {names(missing, labels)} ({why}); what a video shows does not "
-            "tell when it was recorded, so it is not guessed."
-            + (f" Known: {'; '.join(known)}." if known else "")
-        )
-        warnings = [f"recording time unknown for {names(missing, labels)}: no answer rather than a guess"]
-        return Decision(None, text, set(times), used, warnings)
-    early = plan.direction == "min"
-    best = min(times.values()) if early else max(times.values())
-    if named:
-        a = named[0]
-        other = times[named[1]] if len(named) == 2 else None
-        tie = times[a] == other if other is not None else sum(t == best for t in times.values()) > 1
-        if tie:
-            text = f"Unknown: {labels[a]} was recorded at the same second ({clock(times[a])}) as " + (
-                labels[named[1]] if len(named) == 2 else "another video"
-            )
-            return Decision(None, text, set(named), used, ["a tie in the recording times"])
-        yes = (times[a] < other if early else times[a] > other) if other is not None else times[a] == best
-        letter, more = _yes_no_letter(options, yes)
-        cited = set(named) if other is not None else {a, *[i for i, t in times.items() if t == best]}
-        detail = "; ".join(f"{labels[i]} recorded {clock(times[i])}" for i in sorted(cited))
-        return Decision(letter, f"{'Yes' if yes else 'No'} ({detail})", cited, used, more)
-    if plan.direction == "order":
-        order = sorted(times, key=lambda i: (times[i], i))
-        text = ", then ".join(f"{labels[i]} ({clock(times[i])})" for i in order)
-        if not options:
-            return Decision(text, text, set(order), used)
-        letter, more = match_videos(plan, options, order, n, ordered=True)
-        return Decision(letter, text, set(order), used, more)
-    winners = [i for i, t in times.items() if t == best]
-    used.update({i: used[i] + (": chosen" if i in winners else ": compared") for i in times})
-    text = f"{names(winners, labels)} (recorded {clock(best)})"
-    warnings = (
-        [] if len(winners) == 1 else [f"a tie: {names(winners, labels)} were recorded at the same second"]
-    )
-    if not options:
-        return Decision(text, text, set(winners), used, warnings)
-    letter, more = match_videos(plan, options, winners, n)
-    return Decision(letter, text, set(winners), used, warnings + more)
-
-
 def _time_of_day(
     plan: Plan, options: Sequence[str], ev: Sequence[VideoEvidence], labels: dict[int, str], n: int
 ) -> Decision | None:
@@ -290,7 +159,7 @@ def decide(
             None, "no video gave a clear yes or no", set(), used, ["the evidence does not decide"]
         )
     if plan.sub.form == "recorded":
-        return _recorded(plan, options, evidence, labels, n)
+        return decide_recorded(plan, options, evidence, labels, n)
     if plan.sub.form == "time_of_day" and plan.kind == "comparison":
         return _time_of_day(plan, options, evidence, labels, n)
     if plan.kind == "selection":

@@ -13,6 +13,7 @@ __all__ = [
     "Kind",
     "Mode",
     "MultiAnswer",
+    "Period",
     "Plan",
     "Span",
     "SubQuestion",
@@ -38,6 +39,14 @@ class SubQuestion(BaseModel):
     options: list[str] = Field(default_factory=list, description="its options ([] for an open question)")
 
 
+class Period(BaseModel):
+    """The dates a count by recording time is limited to, as the question gives them (read as UTC)."""
+
+    said: str = Field(description='the words of the question, e.g. "after 2020", "before June 2023"')
+    start: str | None = Field(description="ISO date and time (UTC) a counted video is at or after; None: any")
+    end: str | None = Field(description="ISO date and time (UTC) a counted video is before; None: any")
+
+
 class Plan(BaseModel):
     """How a question over several videos is answered."""
 
@@ -57,6 +66,15 @@ class Plan(BaseModel):
         default=None,
         description="the videos a comparison is limited to, 0-based, when the question names two or more "
         '("which was recorded first, video 2 or video 3?"); None: all',
+    )
+    period: Period | None = Field(
+        default=None,
+        description='counting by recording time ("how many videos were recorded after 2020?"): the dates',
+    )
+    not_in_files: str | None = Field(
+        default=None,
+        description='why the files cannot answer ("which video was uploaded first?": no file states when it '
+        "was uploaded): no answer, the recording times listed instead",
     )
     why: str = Field(description="one line: why this kind and mode")
     option_refs: list[list[int] | None] = Field(

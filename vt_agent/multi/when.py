@@ -5,6 +5,10 @@
   is about the files, not what they show: a comparison (or a per-video list) of each file's
   metadata creation time (:attr:`vt_agent.video.VideoInfo.creation_time`), with no model call.
   A file that states none has an unknown recording time: it is named, never guessed.
+* Counting by recording time ("how many videos were recorded after 2020 / before June 2023"):
+  each file's creation time against the question's dates (:mod:`vt_agent.multi.dates`).
+* Upload time ("which video was uploaded / published / posted first"): no file states it, so
+  there is no answer; the recording times are listed instead (the user may mean those).
 * Time of day ("which video was shot later in the day", "order the clips by time of day") is what
   the content shows (light, sky, lamps): each video is asked an open question and its answer is
   read as a phase of the day, then compared. File clocks are usually UTC, so they do not say it.
@@ -18,8 +22,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
+from vt_agent.multi.dates import BOUND, DATE, period_of
 from vt_agent.multi.refs import video_refs
-from vt_agent.multi.types import Direction, Kind, Span, SubQuestion, VideoEvidence
+from vt_agent.multi.types import Direction, Kind, Period, Span, SubQuestion, VideoEvidence
 from vt_agent.result import mmss
 
 __all__ = [
@@ -54,6 +59,8 @@ class WhenPlan(NamedTuple):
     why: str
     named: list[int] | None = None
     among: list[int] | None = None
+    period: Period | None = None
+    not_in_files: str | None = None
 
 
 _MADE = r"(?:recorded|filmed|shot|taken|made|captured|created|videoed|videotaped|taped)"
@@ -138,6 +145,21 @@ _LIST_DAYTIME_RE = re.compile(
 )
 
 
+_COUNT_MADE_RE = re.compile(
+    r"^\s*how many (?:of (?:them|(?:the|these|those|my|all the) (?:\w+ )?(?:videos|clips|recordings|files))|"
+    rf"(?:\w+ )?(?:videos|clips|recordings|files))\s+(?:were|was|got|have been|had been)\s+(?:\w+ly\s+)?"
+    rf"{_MADE}\s+({BOUND})\s+({DATE})(?:\s+and\s+({DATE}))?\s*[?.!]*\s*$",
+    re.I,
+)
+_SHARED_RE = re.compile(
+    r"\b(uploaded|published|posted|released|put online|shared online|made public)\b"
+    r"|\b(upload|publication|publishing|posting|release)\s+(dates?|times?)\b",
+    re.I,
+)
+_SHARED_WORDS = {"upload": "uploaded", "publication": "published", "publishing": "published",
+                 "posting": "posted", "release": "released"}  # fmt: skip
+
+
 def _direction(text: str) -> Direction | None:
     early, late = _EARLY_RE.search(text), _LATE_RE.search(text)
     if early and late:
@@ -171,9 +193,36 @@ def _time_of_day(direction: Direction) -> WhenPlan:
     return WhenPlan("comparison", SubQuestion(form="time_of_day", question=TIME_OF_DAY), direction, why)
 
 
-def plan_when(question: str, videos: Sequence[str]) -> WhenPlan | None:
-    """The plan for a question about when the videos were made, or None for any other question."""
+def _count_made(question: str) -> WhenPlan | None:
+    """ "How many videos were recorded after 2020?": a count of creation times in the dates."""
+    m = _COUNT_MADE_RE.match(question)
+    period = period_of(m.group(1), m.group(2), m.group(3)) if m else None
+    if period is None:
+        return None
+    why = f"asks how many videos were recorded {period.said}: each file's creation time (dates read as UTC)"
+    return WhenPlan("counting", SubQuestion(form="recorded", question=None), None, why, period=period)
+
+
+def plan_when(question: str, videos: Sequence[str], *, counting: bool = False) -> WhenPlan | None:
+    """The plan for a question about when the videos were made (``counting``: a "how many"
+    question, planned only when it counts by dates), or None for any other question."""
     q = question.strip()
+    shared = _SHARED_RE.search(q)
+    if shared is None:
+        return _count_made(q) or (None if counting else _plan_when(q, videos))
+    # "which video was uploaded first": planned as if "recorded", then answered as not in the files
+    as_made = _SHARED_RE.sub(lambda m: "recorded" if m.group(1) else f"recording {m.group(3)}", q)
+    got = _count_made(as_made) or (None if counting else _plan_when(as_made, videos))
+    if got is None:
+        return None
+    word = shared.group(1).lower() if shared.group(1) else _SHARED_WORDS[shared.group(2).lower()]
+    note = f"no file states when it was {word} (a video's metadata holds at most when it was recorded)"
+    why = f"asks when the videos were {word}, which the files do not state: their recording times are listed"
+    sub = SubQuestion(form="recorded", question=None)
+    return got._replace(sub=sub, why=why, not_in_files=note)
+
+
+def _plan_when(q: str, videos: Sequence[str]) -> WhenPlan | None:
     if _ORDER_DAYTIME_RE.search(q):
         return _time_of_day("order")
     if _ORDER_RECORDED_RE.search(q):

@@ -173,6 +173,34 @@ def test_cli_batch_exits_0_with_failed_jobs_and_never_imports_ray(tmp_path: Path
     assert len(rows(out)) == 7
 
 
+def test_console_script_with_a_process_pool_writes_the_thread_rows(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("vt-agent")
+    if not script.is_file():
+        pytest.skip("the vt-agent console script is not installed beside this Python")
+    jobs = write_jobs(tmp_path / "jobs.jsonl", jobs_of_clips())
+    threads, processes = tmp_path / "threads.jsonl", tmp_path / "processes.jsonl"
+    run_batch(jobs, threads, EngineSpec("fake"), videos_dir=VIDEOS, log=None, prepare_workers=2)
+    argv = [
+        str(script),
+        "batch",
+        str(jobs),
+        "--out",
+        str(processes),
+        "--videos",
+        str(VIDEOS),
+        "--backend",
+        "fake",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    pool = ["--prepare-pool", "process", "--prepare-workers", "2"]
+    proc = subprocess.run([*argv, *pool], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "batch: 7/7 jobs done (2 failed)" in proc.stdout and "preparation 2 worker(s)" in proc.stdout
+    assert rows(processes) == rows(threads)
+    with pytest.raises(ConfigError, match="does not apply on Ray"):
+        run_batch(jobs, processes, EngineSpec("fake"), ray="auto", prepare_pool="process", log=None)
+
+
 def test_cli_errors_name_the_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     jobs = write_jobs(tmp_path / "jobs.jsonl", jobs_of_clips()[:1])
     assert main(["batch", str(jobs), "--out", str(jobs), "--backend", "fake"]) == 2

@@ -73,6 +73,37 @@ def test_fake_backend_run_then_resume(tmp_path: Path, capsys: pytest.CaptureFixt
     assert len(out.read_text().splitlines()) == 3
 
 
+def test_process_pool_gives_the_thread_rows_and_leaves_no_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import multiprocessing
+    import time
+
+    base = ("jsonl", "--data", str(EVAL / "clips.jsonl"), "--videos", str(VIDEOS), "--backend", "fake")
+    threads, processes = tmp_path / "threads.jsonl", tmp_path / "processes.jsonl"
+    assert _run(*base, "--out", str(threads), "-q") == 0
+    capsys.readouterr()
+    pool = ("--prepare-pool", "process", "--prepare-workers", "2")
+    assert _run(*base, "--out", str(processes), *pool) == 0
+    cap = capsys.readouterr()
+    assert "3/3" in cap.err and "3 run (0 error(s)" in cap.out and "3/3 exact matches" in cap.out
+
+    def answers(path: Path) -> list[dict[str, object]]:
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        return sorted(
+            ({k: v for k, v in r.items() if k != "timings"} for r in rows), key=lambda r: str(r["key"])
+        )
+
+    assert answers(processes) == answers(threads)
+    deadline = time.monotonic() + 10  # the pool's processes end once their last preparation is back
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert multiprocessing.active_children() == []
+    out = str(tmp_path / "ray.jsonl")
+    assert _run(*base, "--out", out, "--prepare-pool", "process", "--ray", "auto") == 2
+    assert "--prepare-pool process does not apply with --ray" in capsys.readouterr().err
+
+
 def test_open_ended_benchmark_refused_under_video_thinker(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

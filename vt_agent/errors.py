@@ -30,6 +30,7 @@ message names the thing that is wrong and what to do about it::
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "BackendError",
@@ -73,6 +74,9 @@ class VideoError(VTAgentError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
 
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled whole: a preparation in another process raises it
+        return type(self), (self.path, self.problem)
+
 
 class VideoNotFoundError(VideoError, FileNotFoundError):
     """The path does not exist or is not a regular file."""
@@ -100,10 +104,14 @@ class MissingExtraError(VTAgentError, ImportError):
     def __init__(self, module: str, extra: str, feature: str) -> None:
         self.module = module
         self.extra = extra
+        self.feature = feature
         super().__init__(
             f"{feature} needs the Python package '{module}', which is not installed. "
             f"Install it with: pip install 'vt-agent[{extra}]'"
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.module, self.extra, self.feature)
 
 
 class BackendError(VTAgentError):

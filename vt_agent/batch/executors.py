@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from vt_agent.batch.engine import FATAL
 from vt_agent.batch.jobs import Job
@@ -47,8 +47,9 @@ async def arun_local(
     *,
     workers: int | None = None,
     concurrency: int = 1,
+    pool: Literal["thread", "process"] = "thread",
 ) -> None:
-    """Every job through the core scheduler here."""
+    """Every job through the core scheduler here (``workers`` preparing in a ``pool`` of threads or processes)."""
     from vt_agent.pipeline import Pipeline, reason_with
 
     items = [job.item() for job in _runnable(jobs, results, progress)]
@@ -58,6 +59,7 @@ async def arun_local(
         reasoner.preset,
         workers=workers,
         concurrency=concurrency,
+        pool=pool,
         model_inputs=reasoner.backend.name == "transformers",
     )
     progress.prepare_workers = pipeline.workers

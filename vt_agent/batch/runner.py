@@ -15,17 +15,18 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
 from vt_agent.batch.engine import EngineSpec
 from vt_agent.batch.jobs import read_jobs
 from vt_agent.batch.output import ResultsFile
 from vt_agent.batch.progress import BatchSummary, Progress
+from vt_agent.errors import ConfigError
 
 if TYPE_CHECKING:
     from vt_agent.batch.ray_run import RayOptions
 
-__all__ = ["join_cluster", "run_batch"]
+__all__ = ["check_prepare_pool", "join_cluster", "run_batch"]
 
 
 def run_batch(
@@ -40,17 +41,20 @@ def run_batch(
     cpus_per_actor: float | None = None,
     concurrency: int = 4,
     prepare_workers: int | None = None,
+    prepare_pool: Literal["thread", "process"] = "thread",
     retry_failed: bool = False,
     log: TextIO | None = sys.stderr,
     every_s: float = 2.0,
 ) -> BatchSummary:
     """Answer every job of ``jobs_path`` not yet in ``out``; rows appended to ``out`` as jobs end.
 
-    ``ray``: None runs here (the core scheduler, ``prepare_workers`` threads, the engine taking
-    ``concurrency`` jobs at once); ``"auto"`` or an address runs the Ray Data pipeline with
-    ``actors`` engine actors (``gpus_per_actor``, ``cpus_per_actor`` each; ``concurrency`` jobs
-    at once in each). ``log``: progress lines and the cluster line (None: silent).
+    ``ray``: None runs here (the core scheduler, ``prepare_workers`` threads, or processes with
+    ``prepare_pool="process"``, the engine taking ``concurrency`` jobs at once); ``"auto"`` or an
+    address runs the Ray Data pipeline with ``actors`` engine actors (``gpus_per_actor``,
+    ``cpus_per_actor`` each; ``concurrency`` jobs at once in each; ``prepare_pool`` does not apply).
+    ``log``: progress lines and the cluster line (None: silent).
     """
+    check_prepare_pool(prepare_pool, ray is not None)
     jobs = read_jobs(jobs_path, videos_dir)
     summary = BatchSummary(total=len(jobs))
     with ResultsFile(out, retry_failed=retry_failed) as results:
@@ -75,13 +79,30 @@ def run_batch(
                 reasoner = spec.reasoner()
                 try:
                     await arun_local(
-                        todo, reasoner, results, progress, workers=prepare_workers, concurrency=concurrency
+                        todo,
+                        reasoner,
+                        results,
+                        progress,
+                        workers=prepare_workers,
+                        concurrency=concurrency,
+                        pool=prepare_pool,
                     )
                 finally:
                     await reasoner.aclose()
 
             asyncio.run(main())
     return progress.finish()
+
+
+def check_prepare_pool(pool: str, on_ray: bool) -> None:
+    """``pool`` is ``"thread"`` or ``"process"``, and ``"thread"`` on Ray (whose tasks prepare)."""
+    if pool not in ("thread", "process"):
+        raise ConfigError(f"prepare_pool must be 'thread' or 'process', got {pool!r}")
+    if on_ray and pool != "thread":
+        raise ConfigError(
+            f"prepare_pool={pool!r} does not apply on Ray: Ray runs each preparation in its own task; "
+            "leave prepare_pool at 'thread' or run without ray"
+        )
 
 
 def join_cluster(address: str, run: RayOptions, log: TextIO | None) -> None:

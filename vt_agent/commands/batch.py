@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from vt_agent.commands.backend_args import (
     add_backend_arguments,
@@ -24,7 +24,14 @@ if TYPE_CHECKING:
     from vt_agent.batch import EngineSpec
     from vt_agent.batch.ray_run import RayOptions
 
-__all__ = ["add_ray_arguments", "engine_spec", "ray_options", "register"]
+__all__ = [
+    "add_prepare_arguments",
+    "add_ray_arguments",
+    "engine_spec",
+    "prepare_pool",
+    "ray_options",
+    "register",
+]
 
 EPILOG = """jobs file: one JSON object a line,
   {"id": "q1", "video": "clips/a.mp4", "question": "What happens first?", "options": ["A man enters", "A dog barks"]}
@@ -79,6 +86,35 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--prepare-workers --prepare-pool`` (batch, eval run): the preparation stage's size and pool."""
+    parser.add_argument(
+        "--prepare-workers",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="frame preparations at once (default: the cores here; with --ray, the cluster's free CPUs)",
+    )
+    parser.add_argument(
+        "--prepare-pool",
+        choices=("thread", "process"),
+        default=None,
+        help="prepare frames in threads (default) or in processes (no GIL between them: more cores used "
+        "on a big machine, at a start-up cost of about a second per process); not with --ray",
+    )
+
+
+def prepare_pool(args: argparse.Namespace) -> Literal["thread", "process"]:
+    """``--prepare-pool`` (default thread); refused with ``--ray``, whose preparation runs in Ray tasks."""
+    pool: Literal["thread", "process"] | None = args.prepare_pool
+    if pool is not None and args.ray is not None:
+        raise ConfigError(
+            f"--prepare-pool {pool} does not apply with --ray: Ray runs each preparation in its own task; "
+            "drop --prepare-pool (or --ray to prepare on this machine)"
+        )
+    return pool or "thread"
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "batch",
@@ -108,13 +144,7 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="jobs each engine answers at once (default: 4)",
     )
-    parser.add_argument(
-        "--prepare-workers",
-        type=positive_int,
-        default=None,
-        metavar="N",
-        help="frame preparations at once (default: the cores here; with --ray, the cluster's free CPUs)",
-    )
+    add_prepare_arguments(parser)
     parser.add_argument(
         "--retry-failed", action="store_true", help="run again the jobs of --out that have an error"
     )
@@ -175,6 +205,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {args.out} is the jobs file; write the results to another file")
     if args.videos is not None and not args.videos.is_dir():
         raise ConfigError(f"--videos {args.videos}: no such folder")
+    pool = prepare_pool(args)
     spec, notices = engine_spec(args)
     for notice in notices:
         print(notice, file=sys.stderr)
@@ -189,6 +220,7 @@ def run(args: argparse.Namespace) -> int:
         cpus_per_actor=args.cpus_per_actor,
         concurrency=args.concurrency,
         prepare_workers=args.prepare_workers,
+        prepare_pool=pool,
         retry_failed=args.retry_failed,
         log=None if args.quiet else sys.stderr,
     )

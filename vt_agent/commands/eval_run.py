@@ -20,7 +20,7 @@ from vt_agent.commands.backend_args import (
     backend_from_args,
     reasoner_settings,
 )
-from vt_agent.commands.batch import add_ray_arguments
+from vt_agent.commands.batch import add_prepare_arguments, add_ray_arguments, prepare_pool
 from vt_agent.commands.paths import check_input_file, check_output_file
 from vt_agent.errors import ConfigError
 from vt_agent.video.presets import DEFAULT_PRESET
@@ -88,6 +88,7 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="run again the rows of --out with an error or a missing video",
     )
+    add_prepare_arguments(parser)
     add_ray_arguments(parser)
     parser.add_argument(
         "--subcategories",
@@ -145,6 +146,7 @@ def run_command(args: argparse.Namespace) -> int:
     from vt_agent.reasoner import VideoReasoner
 
     shard = parse_shard(args.shard) if args.shard else None
+    pool = prepare_pool(args)
     preset, max_tokens = reasoner_settings(args)
     if Path(args.data).is_dir():
         check_input_file(Path(args.data), "--data", f"the {args.benchmark} question file (.json or .jsonl)")
@@ -190,6 +192,8 @@ def run_command(args: argparse.Namespace) -> int:
                 concurrency=args.concurrency,
                 progress=not args.quiet,
                 retry_failed=args.retry_failed,
+                prepare_workers=args.prepare_workers,
+                prepare_pool=pool,
                 ray=ray,
             )
         finally:

@@ -40,7 +40,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from vt_agent.errors import (
     BackendError,
@@ -400,17 +400,22 @@ async def arun_benchmark(
     retry_failed: bool = False,
     progress_stream: TextIO | None = None,
     prepare_workers: int | None = None,
+    prepare_pool: Literal["thread", "process"] = "thread",
     ray: RayOptions | None = None,
 ) -> RunSummary:
     """Run ``loaded``'s questions (this shard's, not yet in ``out``) and append a row for each.
 
     Questions go through :class:`vt_agent.pipeline.Pipeline`: the frames of upcoming questions are
-    prepared by ``prepare_workers`` threads (default: the cores) while ``concurrency`` generate.
+    prepared by ``prepare_workers`` threads (default: the cores; ``prepare_pool="process"``:
+    processes) while ``concurrency`` generate.
     ``ray``: the same two stages on the connected Ray cluster instead (:mod:`vt_agent.batch.ray_run`;
-    its engine actors build their own backend, named like ``reasoner``'s).
+    its engine actors build their own backend, named like ``reasoner``'s; no ``prepare_pool``).
     """
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ConfigError(f"concurrency must be a positive integer, got {concurrency!r}")
+    from vt_agent.batch.runner import check_prepare_pool
+
+    check_prepare_pool(prepare_pool, ray is not None)
     check_protocol(loaded.name, loaded.all_items, protocol)
     t0 = time.perf_counter()
     out_path = Path(out)
@@ -501,6 +506,7 @@ async def arun_benchmark(
             preset,
             workers=prepare_workers,
             concurrency=concurrency,
+            pool=prepare_pool,
             model_inputs=backend.name == "transformers",
         )
         try:

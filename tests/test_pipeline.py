@@ -240,6 +240,35 @@ def test_opened_files_go_through_threads_not_processes(clips: list[Path]) -> Non
     opened.close()
 
 
+def test_a_process_pool_prepares_each_frames_once_into_this_process_cache(clips: list[Path]) -> None:
+    import numpy as np
+
+    from vt_agent.reasoner import sample_video
+
+    window = (0.5, 2.5)
+    items = [PipelineItem(i, clips[0], "q", window=window) for i in range(3)]
+    items.append(PipelineItem(3, clips[1], "q"))
+
+    async def frames(ready: PreparedItem) -> Any:
+        return ready.videos[0]
+
+    async def main() -> tuple[list[Any], list[Any]]:
+        async with Pipeline(PRESET, workers=2, pool="process") as p:
+            first = [d.value async for d in p.run(items, frames, ordered=True)]
+            again = [d.value async for d in p.run(items[:1], frames)]
+        return first, again
+
+    first, again = asyncio.run(main())
+    assert first[0] is first[1] is first[2] is again[0]  # one preparation, then the cache's
+    asked = list(zip(first[2:], [(clips[0], window), (clips[1], None)], strict=True))
+    for got, (path, win) in asked:  # from the cache the pool's frames went into
+        assert sample_video(str(path), PRESET, win) is got and not got.frames.flags.writeable
+    clear_cache()
+    for got, (path, win) in asked:  # the frames a thread decodes
+        fresh = sample_video(str(path), PRESET, win)
+        assert np.array_equal(fresh.frames, got.frames) and fresh.record == got.record
+
+
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ConfigError, match="workers"):
         Pipeline(workers=0)

@@ -30,7 +30,9 @@ Pool: threads by default (PyAV decodes and numpy resizes with the GIL released; 
 measures threads against processes). A preparation submitted while another is still under way runs
 in one thread (``vt_agent.video.one_thread``): the pool already spreads items over the cores, and
 a codec's own threads beside it only add hand-offs. Processes need items with plain paths (an
-:class:`~vt_agent.sandbox.OpenedFile` cannot cross to another process) and keep no frame cache.
+:class:`~vt_agent.sandbox.OpenedFile` cannot cross to another process) and keep no frame cache:
+their frames come back to this process's cache, looked up before an item is sent, and items in
+flight asking for the same frames share one preparation.
 
 Over 400 lines: one scheduler whose slots, pool, cancellation and ordering rules share one run's state; the two stages it runs (prepare, generate) are small functions usable alone.
 """
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import time
 import weakref
@@ -177,6 +180,29 @@ def _process_init() -> None:
     set_cache_limit(0)
 
 
+def _cached(item: PipelineItem, preset: str) -> list[PreparedVideo] | None:
+    """Every video of ``item`` from this process's frame cache, or None."""
+    from vt_agent.video.sampling import cached_sample
+
+    start_s, end_s = item.window if item.window is not None else (None, None)
+    videos = []
+    for v in item.sources:
+        hit = cached_sample(v, preset, start_s=start_s, end_s=end_s)
+        if hit is None:
+            return None
+        videos.append(hit)
+    return videos
+
+
+def _keep(prepared: PreparedItem) -> None:
+    """Frames prepared in another process into this process's frame cache."""
+    from vt_agent.video.sampling import keep_sample
+
+    start_s, end_s = prepared.item.window if prepared.item.window is not None else (None, None)
+    for v, video in zip(prepared.item.sources, prepared.videos, strict=True):
+        keep_sample(v, video, prepared.preset, start_s=start_s, end_s=end_s)
+
+
 def reason_with(reasoner: VideoReasoner, **kwargs: Any) -> Callable[[PreparedItem], Awaitable[Result]]:
     """The engine stage for a reasoner: :meth:`VideoReasoner.areason` on the ready frames.
 
@@ -263,7 +289,8 @@ class Pipeline:
         self.model_inputs = model_inputs and pool == "thread"
         self._executor: Executor | None = None
         self._preparing = 0  # preparations submitted and not yet back
-        self._live: set[asyncio.Task[None]] = set()  # every run's tasks, cancelled by close()
+        self._shared: dict[Hashable, asyncio.Task[PreparedItem]] = {}  # process pool: one per frames
+        self._live: set[asyncio.Task[Any]] = set()  # every run's tasks, cancelled by close()
         self._sems: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[asyncio.Semaphore, ...]] = (
             weakref.WeakKeyDictionary()
         )
@@ -288,6 +315,11 @@ class Pipeline:
                 f"item {item.key!r}: a file opened beneath a folder cannot be prepared in another process; "
                 "use Pipeline(pool='thread')"
             )
+        if self.pool == "process":
+            return await self._prepare_shared(item)
+        return await self._prepare_in_pool(item)
+
+    async def _prepare_in_pool(self, item: PipelineItem) -> PreparedItem:
         # a preparation that starts beside others runs in one thread: the pool spreads the cores
         one = self.workers > 1 and self._preparing > 0
         self._preparing += 1
@@ -296,6 +328,37 @@ class Pipeline:
             return await asyncio.wrap_future(future)
         finally:
             self._preparing -= 1
+
+    async def _prepare_shared(self, item: PipelineItem) -> PreparedItem:
+        """In a process: frames from this process's frame cache when there, else prepared once for
+        every item in flight asking for the same ones, then kept in the cache (as threads do)."""
+        t0 = time.perf_counter()
+        name = item.preset or self.preset
+        key = (item.sources, name, item.window)
+        task = self._shared.get(key)
+        if task is None:
+            hit = await asyncio.to_thread(_cached, item, name)
+            if hit is not None:
+                return PreparedItem(item, hit, name, time.perf_counter() - t0)
+            task = self._shared.get(key)  # another item may have started it meanwhile
+        if task is None:
+            task = asyncio.create_task(self._prepare_and_keep(item))
+            self._shared[key] = task
+            self._live.add(task)  # cancelled by close()
+            task.add_done_callback(functools.partial(self._shared_done, key))
+        ready = await asyncio.shield(task)
+        return PreparedItem(item, ready.videos, name, time.perf_counter() - t0, ready.inputs)
+
+    def _shared_done(self, key: Hashable, task: asyncio.Task[PreparedItem]) -> None:
+        self._shared.pop(key, None)
+        self._live.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: its waiters may all have gone
+
+    async def _prepare_and_keep(self, item: PipelineItem) -> PreparedItem:
+        prepared = await self._prepare_in_pool(item)
+        await asyncio.to_thread(_keep, prepared)
+        return prepared
 
     def _semaphores(self) -> tuple[asyncio.Semaphore, ...]:
         loop = asyncio.get_running_loop()

@@ -27,6 +27,8 @@ from vt_agent.video.resize import resize_rgb, smart_resize
 
 __all__ = [
     "KEEP_PACKETS_MAX",
+    "cached_sample",
+    "keep_sample",
     "linspace_indices",
     "sample",
 ]
@@ -177,13 +179,7 @@ def sample(
     """
     p = _probe.check_source(path)
     pre = get_preset(preset)
-    fid = _probe.file_id(p)
-    window: tuple[float, float] | None = None
-    known: tuple[_probe.VideoInfo, _probe.Timeline] | None = None
-    if start_s is not None or end_s is not None:  # the key holds the window as clamped to the clip
-        known = _probe.probe_packets(p, cache=cache) or _probe.probe_full(p, cache=cache)
-        window = _window_positions(p, known[1], start_s, end_s)[2]
-    key = _cache_key(fid, pre, window)
+    fid, key, known = _lookup_key(p, pre, start_s, end_s, cache)
     if not cache:
         return _prepare(p, fid, pre, start_s, end_s, False, known)
     hit = FRAMES.get(key)
@@ -197,6 +193,50 @@ def sample(
         FRAMES.put(prepared_key := _cache_key(fid, pre, prepared.record.window), prepared)
         if key != prepared_key:  # the packets and the decoded timeline disagreed on the window
             FRAMES.put(key, prepared)
+    return prepared
+
+
+def _lookup_key(
+    p: _probe.Source, pre: Preset, start_s: float | None, end_s: float | None, cache: bool = True
+) -> tuple[str, str, tuple[_probe.VideoInfo, _probe.Timeline] | None]:
+    """The file's identity, the frame cache key of ``sample`` and the probe it took (windows only)."""
+    fid = _probe.file_id(p)
+    window: tuple[float, float] | None = None
+    known: tuple[_probe.VideoInfo, _probe.Timeline] | None = None
+    if start_s is not None or end_s is not None:  # the key holds the window as clamped to the clip
+        known = _probe.probe_packets(p, cache=cache) or _probe.probe_full(p, cache=cache)
+        window = _window_positions(p, known[1], start_s, end_s)[2]
+    return fid, _cache_key(fid, pre, window), known
+
+
+def cached_sample(
+    path: _probe.VideoSource,
+    preset: str | Preset = DEFAULT_PRESET,
+    *,
+    start_s: float | None = None,
+    end_s: float | None = None,
+) -> PreparedVideo | None:
+    """The frames :func:`sample` would give if the frame cache holds them, else None (nothing decoded;
+    a window needs the file's packets probed once)."""
+    return FRAMES.get(_lookup_key(_probe.check_source(path), get_preset(preset), start_s, end_s)[1])
+
+
+def keep_sample(
+    path: _probe.VideoSource,
+    prepared: PreparedVideo,
+    preset: str | Preset = DEFAULT_PRESET,
+    *,
+    start_s: float | None = None,
+    end_s: float | None = None,
+) -> PreparedVideo:
+    """Put frames that :func:`sample` gave elsewhere (another process) in this process's frame cache,
+    under the keys ``sample`` looks up; they become read-only, as ``sample``'s are. Returns ``prepared``."""
+    p, pre = _probe.check_source(path), get_preset(preset)
+    prepared.frames.flags.writeable = False
+    fid, key, _ = _lookup_key(p, pre, start_s, end_s)
+    FRAMES.put(prepared_key := _cache_key(fid, pre, prepared.record.window), prepared)
+    if key != prepared_key:
+        FRAMES.put(key, prepared)
     return prepared
 
 

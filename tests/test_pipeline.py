@@ -269,6 +269,27 @@ def test_a_process_pool_prepares_each_frames_once_into_this_process_cache(clips:
         assert np.array_equal(fresh.frames, got.frames) and fresh.record == got.record
 
 
+def test_a_dead_pool_process_stops_the_run_with_a_clear_error(clips: list[Path]) -> None:
+    import os
+
+    from vt_agent.errors import PreparationPoolError
+
+    async def frames(ready: PreparedItem) -> Any:
+        return ready.videos[0]
+
+    async def main() -> None:
+        async with Pipeline(PRESET, workers=1, pool="process") as p:
+            with pytest.raises(Exception):  # noqa: B017  # the process exits: the pool breaks
+                await asyncio.wrap_future(p._pool().submit(os._exit, 1))
+            items = [PipelineItem(i, c, "q") for i, c in enumerate(clips[:3])]
+            with pytest.raises(
+                PreparationPoolError, match=r"item \d: a process of the preparation pool died"
+            ):
+                [d async for d in p.run(items, frames)]
+
+    asyncio.run(main())
+
+
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ConfigError, match="workers"):
         Pipeline(workers=0)

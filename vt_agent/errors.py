@@ -19,6 +19,7 @@ message names the thing that is wrong and what to do about it::
     ├── RecordError                 a training record that does not follow the schema
     ├── TrainingError               training cannot go on
     ├── JobsFullError               too many MCP jobs at once
+    ├── PreparationPoolError        a preparation process died: the run cannot go on
     ├── MissingExtraError           an optional dependency is not installed (``extra``)
     └── BackendError                the model backend failed
         ├── BackendUnavailableError  not installed, not reachable, model missing
@@ -43,6 +44,7 @@ __all__ = [
     "MissingExtraError",
     "NoResultError",
     "PathNotAllowedError",
+    "PreparationPoolError",
     "ProtocolError",
     "RecordError",
     "ResultsFileError",
@@ -168,3 +170,7 @@ class TrainingError(VTAgentError):
 
 class JobsFullError(VTAgentError, RuntimeError):
     """Too many jobs exist (server side): retry later."""
+
+
+class PreparationPoolError(VTAgentError, RuntimeError):
+    """A process of the frame-preparation pool died (out of memory, killed): no item can be prepared."""

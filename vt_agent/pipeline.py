@@ -22,7 +22,8 @@ Scheduling (:meth:`Pipeline.run`): items are taken in order; each first takes on
 processes), then waits for one of the engine's ``concurrency`` slots, first ready first served.
 Results come as items finish, each with its ``key`` and input ``position`` (``ordered=True``: in
 input order). A failing item becomes an :class:`ItemResult` with ``error`` and ``stage``; the run
-goes on, except for exceptions of the ``fatal`` types, which stop it. Closing the iterator or
+goes on, except for exceptions of the ``fatal`` types and a broken process pool
+(:class:`~vt_agent.errors.PreparationPoolError`), which stop it. Closing the iterator or
 cancelling its task cancels the items in flight: preparations not started never start, running
 ones end in their worker and are dropped, generations are cancelled.
 
@@ -46,11 +47,11 @@ import os
 import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable, Iterable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-from vt_agent.errors import ConfigError
+from vt_agent.errors import ConfigError, PreparationPoolError
 from vt_agent.sandbox import OpenedFile
 
 if TYPE_CHECKING:
@@ -326,6 +327,11 @@ class Pipeline:
         try:
             future = self._pool().submit(prepare_item, item, self.preset, self.model_inputs, one)
             return await asyncio.wrap_future(future)
+        except BrokenExecutor as exc:
+            raise PreparationPoolError(
+                f"item {item.key!r}: a process of the preparation pool died (out of memory, or killed); "
+                "no item can be prepared now: use fewer workers, or pool='thread'"
+            ) from exc
         finally:
             self._preparing -= 1
 
@@ -399,6 +405,8 @@ class Pipeline:
         out: ItemResult[R] = ItemResult(item, position)
         try:
             prepared = await self.prepare(item)
+        except PreparationPoolError:
+            raise  # every item after it would fail the same way
         except Exception as exc:
             out.error, out.stage = exc, "prepare"
             if turns is not None:

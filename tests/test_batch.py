@@ -298,8 +298,9 @@ def test_triage_of_several_recordings_gives_each_its_own_report(
     query, flags = "people walk", ["--backend", "fake", "--json", "-q", "--window", "30", "--overlap", "5"]
     bbb, vtest = str(VIDEOS / "bigbuckbunny.mp4"), str(VIDEOS / "vtest.avi")
     alone = [_triage_json(capsys, ["triage", v, query, *flags]) for v in (bbb, vtest)]
+    pool = ["--prepare-pool", "process", "--prepare-workers", "2"]  # the same windows from processes
     both = _triage_json(
-        capsys, ["triage", bbb, query, "--video", vtest, *flags, "--html", str(tmp_path / "r.html")]
+        capsys, ["triage", bbb, query, "--video", vtest, *flags, *pool, "--html", str(tmp_path / "r.html")]
     )
     assert both == alone
     assert (tmp_path / "r-bigbuckbunny.html").is_file() and (tmp_path / "r-vtest.html").is_file()

@@ -182,8 +182,12 @@ def _process_init() -> None:
 
 
 def _cached(item: PipelineItem, preset: str) -> list[PreparedVideo] | None:
-    """Every video of ``item`` from this process's frame cache, or None."""
+    """Every video of ``item`` from this process's frame cache, or None (also when the cache is off)."""
+    from vt_agent.video.cache import FRAMES
     from vt_agent.video.sampling import cached_sample
+
+    if FRAMES.limit_bytes == 0:
+        return None
 
     start_s, end_s = item.window if item.window is not None else (None, None)
     videos = []
@@ -196,8 +200,12 @@ def _cached(item: PipelineItem, preset: str) -> list[PreparedVideo] | None:
 
 
 def _keep(prepared: PreparedItem) -> None:
-    """Frames prepared in another process into this process's frame cache."""
+    """Frames prepared in another process into this process's frame cache (unless it is off)."""
+    from vt_agent.video.cache import FRAMES
     from vt_agent.video.sampling import keep_sample
+
+    if FRAMES.limit_bytes == 0:
+        return
 
     start_s, end_s = prepared.item.window if prepared.item.window is not None else (None, None)
     for v, video in zip(prepared.item.sources, prepared.videos, strict=True):

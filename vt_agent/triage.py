@@ -45,7 +45,7 @@ import inspect
 import math
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from vt_agent.errors import ConfigError, VTAgentError
 from vt_agent.result import mmss
@@ -237,11 +237,13 @@ async def scan_windows(
     preset: str | None = None,
     indices: Iterable[int] | None = None,
     prepare_workers: int | None = None,
+    prepare_pool: Literal["thread", "process"] = "thread",
 ) -> AsyncGenerator[dict[str, Any], None]:
     """Scan the plan's windows (or only ``indices``), ``concurrency`` at once; yield each outcome as it ends.
 
     Outcomes come in the order the windows finish (each carries its ``index``). Windows go
-    through :class:`vt_agent.pipeline.Pipeline`: ``prepare_workers`` threads (default: the cores)
+    through :class:`vt_agent.pipeline.Pipeline`: ``prepare_workers`` threads (default: the cores;
+    processes with ``prepare_pool="process"``)
     sample the next windows while ``concurrency`` are asked, at most ``concurrency + 2 *
     prepare_workers`` windows' frames in memory. Closing the iterator early cancels the windows in
     flight.
@@ -276,7 +278,7 @@ async def scan_windows(
         )
 
     items = (PipelineItem(i, plan.video, question, window=plan.windows[i], data=i) for i in todo)
-    pipeline = Pipeline(default_preset, workers=prepare_workers, concurrency=concurrency)
+    pipeline = Pipeline(default_preset, workers=prepare_workers, concurrency=concurrency, pool=prepare_pool)
     try:
         async with contextlib.aclosing(pipeline.run(items, ask)) as results:  # closed on an early exit too
             async for done in results:

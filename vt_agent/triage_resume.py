@@ -28,7 +28,7 @@ import threading
 from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from vt_agent.errors import ConfigError
 from vt_agent.triage import DEFAULT_CONCURRENCY, StreamingReasoner, TriagePlan, scan_windows
@@ -155,8 +155,12 @@ async def resume_scan(
     concurrency: int = DEFAULT_CONCURRENCY,
     preset: str | None = None,
     on_stored: Callable[[int], None] | None = None,
+    prepare_workers: int | None = None,
+    prepare_pool: Literal["thread", "process"] = "thread",
 ) -> AsyncGenerator[dict[str, Any], None]:
     """The stored outcomes, then the missing windows' outcomes as each ends (each stored as it ends).
+
+    ``prepare_workers``, ``prepare_pool``: as for :func:`~vt_agent.triage.scan_windows`.
 
     ``on_stored(n)`` is called once with the number of outcomes found in the store, before any scan.
     """
@@ -169,7 +173,15 @@ async def resume_scan(
     todo = [i for i in range(len(plan.windows)) if i not in done]
     if not todo:
         return
-    scan = scan_windows(reasoner, plan, concurrency=concurrency, preset=preset, indices=todo)
+    scan = scan_windows(
+        reasoner,
+        plan,
+        concurrency=concurrency,
+        preset=preset,
+        indices=todo,
+        prepare_workers=prepare_workers,
+        prepare_pool=prepare_pool,
+    )
     async with aclosing(scan):  # closing this iterator cancels the windows in flight
         async for outcome in scan:
             if outcome.get("error") is None:

@@ -14,7 +14,7 @@ import json
 import sys
 from contextlib import aclosing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from vt_agent.commands.backend_args import (
     add_backend_arguments,
@@ -22,7 +22,7 @@ from vt_agent.commands.backend_args import (
     backend_from_args,
     reasoner_settings,
 )
-from vt_agent.commands.batch import add_ray_arguments
+from vt_agent.commands.batch import add_prepare_arguments, add_ray_arguments, prepare_pool
 from vt_agent.commands.optional_value import detach_values
 from vt_agent.commands.paths import check_output_file
 from vt_agent.errors import ConfigError
@@ -124,6 +124,7 @@ def register(subparsers: Any) -> None:
         f"{RESUME_RULE}; any other word after --resume is read as VIDEO or QUERY and FILE takes its "
         "default: next to --html as OUT.triage.sqlite, else VIDEO-NAME.triage.sqlite in the working folder",
     )
+    add_prepare_arguments(parser)
     add_ray_arguments(parser)
     parser.add_argument(
         "--quiet", "-q", "--no-progress", dest="quiet", action="store_true", help="no progress bar on stderr"
@@ -143,11 +144,14 @@ async def run_triage(
     progress: bool,
     resume: Path | None = None,
     run_key_extra: dict[str, Any] | None = None,
+    prepare_workers: int | None = None,
+    prepare_pool: Literal["thread", "process"] = "thread",
 ) -> dict[str, Any]:
     """Plan, scan and report (:mod:`vt_agent.triage`), with a tqdm bar over the windows on stderr.
 
     ``resume``: keep the outcomes in that SQLite file and skip the windows it holds
     (:mod:`vt_agent.triage_resume`); ``run_key_extra`` completes its run key (preset, backend, model).
+    ``prepare_workers``, ``prepare_pool``: the windows' preparation (:func:`vt_agent.triage.scan_windows`).
     """
     from vt_agent.triage import build_report, plan_triage, scan_windows
 
@@ -158,6 +162,7 @@ async def run_triage(
 
         bar = tqdm(total=len(plan.windows), unit="window", desc="triage", file=sys.stderr, leave=True)
     outcomes: list[dict[str, Any]] = []
+    pool: dict[str, Any] = {"prepare_workers": prepare_workers, "prepare_pool": prepare_pool}
     yes = 0
     store: Any = None
     try:
@@ -174,10 +179,10 @@ async def run_triage(
                     )
 
             scan = resume_scan(
-                reasoner, plan, store, concurrency=concurrency, preset=preset, on_stored=stored
+                reasoner, plan, store, concurrency=concurrency, preset=preset, on_stored=stored, **pool
             )
         else:
-            scan = scan_windows(reasoner, plan, concurrency=concurrency, preset=preset)
+            scan = scan_windows(reasoner, plan, concurrency=concurrency, preset=preset, **pool)
         async with aclosing(scan):
             async for outcome in scan:
                 outcomes.append(outcome)
@@ -299,6 +304,7 @@ def run(args: argparse.Namespace) -> int:
     from vt_agent.reasoner import VideoReasoner
     from vt_agent.video import cache_limit, check_path
 
+    pool = prepare_pool(args)  # refused with --ray
     if args.more_videos or args.ray is not None:  # several recordings, or windows on a Ray cluster
         from vt_agent.commands.triage_many import run_many
 
@@ -341,6 +347,8 @@ def run(args: argparse.Namespace) -> int:
                 preset=preset,
                 progress=not args.quiet,
                 resume=resume,
+                prepare_workers=args.prepare_workers,
+                prepare_pool=pool,
                 run_key_extra={
                     "preset": preset,
                     "backend": backend.name,

@@ -75,6 +75,7 @@ def _triage_all(
 ) -> list[dict[str, Any]]:
     """Each recording's report: on Ray with ``--ray``, else one after the other here."""
     from vt_agent.commands.backend_args import backend_from_args
+    from vt_agent.commands.batch import prepare_pool
     from vt_agent.commands.triage import run_triage
     from vt_agent.reasoner import VideoReasoner
 
@@ -101,6 +102,8 @@ def _triage_all(
                     concurrency=args.concurrency,
                     preset=preset,
                     progress=not args.quiet,
+                    prepare_workers=args.prepare_workers,
+                    prepare_pool=prepare_pool(args),
                 )
                 for v in videos
             ]

@@ -181,6 +181,11 @@ def _process_init() -> None:
     set_cache_limit(0)
 
 
+def _bounds(item: PipelineItem) -> tuple[float | None, float | None]:
+    """``item``'s window as sample()'s ``start_s``, ``end_s``."""
+    return item.window if item.window is not None else (None, None)
+
+
 def _cached(item: PipelineItem, preset: str) -> list[PreparedVideo] | None:
     """Every video of ``item`` from this process's frame cache, or None (also when the cache is off)."""
     from vt_agent.video.cache import FRAMES
@@ -189,7 +194,7 @@ def _cached(item: PipelineItem, preset: str) -> list[PreparedVideo] | None:
     if FRAMES.limit_bytes == 0:
         return None
 
-    start_s, end_s = item.window if item.window is not None else (None, None)
+    start_s, end_s = _bounds(item)
     videos = []
     for v in item.sources:
         hit = cached_sample(v, preset, start_s=start_s, end_s=end_s)
@@ -207,7 +212,7 @@ def _keep(prepared: PreparedItem) -> None:
     if FRAMES.limit_bytes == 0:
         return
 
-    start_s, end_s = prepared.item.window if prepared.item.window is not None else (None, None)
+    start_s, end_s = _bounds(prepared.item)
     for v, video in zip(prepared.item.sources, prepared.videos, strict=True):
         keep_sample(v, video, prepared.preset, start_s=start_s, end_s=end_s)
 

@@ -190,10 +190,16 @@ def sample(
         if hit is not None:
             return hit
         prepared = _prepare(p, fid, pre, start_s, end_s, True, known)
-        FRAMES.put(prepared_key := _cache_key(fid, pre, prepared.record.window), prepared)
-        if key != prepared_key:  # the packets and the decoded timeline disagreed on the window
-            FRAMES.put(key, prepared)
+        _remember(fid, pre, key, prepared)
     return prepared
+
+
+def _remember(fid: str, pre: Preset, key: str, prepared: PreparedVideo) -> None:
+    """Cache ``prepared`` under the key of the window it recorded, and under ``key`` (the one looked
+    up) when they differ: the packets and the decoded timeline disagreed on the window."""
+    FRAMES.put(prepared_key := _cache_key(fid, pre, prepared.record.window), prepared)
+    if key != prepared_key:
+        FRAMES.put(key, prepared)
 
 
 def _lookup_key(
@@ -234,9 +240,7 @@ def keep_sample(
     p, pre = _probe.check_source(path), get_preset(preset)
     prepared.frames.flags.writeable = False
     fid, key, _ = _lookup_key(p, pre, start_s, end_s)
-    FRAMES.put(prepared_key := _cache_key(fid, pre, prepared.record.window), prepared)
-    if key != prepared_key:
-        FRAMES.put(key, prepared)
+    _remember(fid, pre, key, prepared)
     return prepared
 
 

@@ -96,15 +96,16 @@ class ReferenceTimer:
         self.proc.wait(timeout=30)
 
 
-def project_cold(path: Path) -> tuple[float, Any, Any]:
-    """One call with every vt_agent.video cache cleared first."""
+def project_cold(path: Path) -> tuple[float, float, Any, Any]:
+    """One call with every vt_agent.video cache cleared first: wall seconds, CPU seconds (every
+    thread of this process), the prepared video and its model inputs."""
     import vt_agent.video as video
 
     video.clear_cache()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     prepared = video.sample(path, PRESET, cache=False)
     inputs = video.video_model_inputs(prepared.frames, prepared.record.second_per_grid_ts)
-    return time.perf_counter() - t0, prepared, inputs
+    return time.perf_counter() - t0, time.process_time() - c0, prepared, inputs
 
 
 def time_sample(path: Path, with_inputs: bool = False) -> float:
@@ -209,16 +210,6 @@ def decode_floor(path: Path, repeat: int) -> tuple[float, float]:
     return best
 
 
-def cold_cpu(path: Path, repeat: int) -> float:
-    """CPU seconds (every thread) of a cold ``sample()`` + ``video_model_inputs()``, least of N."""
-    best = float("inf")
-    for _ in range(repeat):
-        c0 = time.process_time()
-        project_cold(path)
-        best = min(best, time.process_time() - c0)
-    return best
-
-
 def floor_verdicts(rows: list[dict[str, Any]]) -> list[tuple[str, bool]]:
     return [
         (
@@ -261,15 +252,15 @@ def floor_only(paths: list[Path], repeat: int, strict: bool) -> int:
     rows = []
     for path in paths:
         floor, floor_cpu = decode_floor(path, repeat)
-        vt = min(project_cold(path)[0] for _ in range(repeat))
+        runs = [project_cold(path)[:2] for _ in range(repeat)]
         rows.append(
             {
                 "clip": path.name,
                 "path": path,
-                "vt": vt,
+                "vt": min(wall for wall, _ in runs),
                 "floor": floor,
                 "floor_cpu": floor_cpu,
-                "cpu": cold_cpu(path, repeat),
+                "cpu": min(cpu for _, cpu in runs),
             }
         )
     print(f"preset {PRESET}; best of {repeat}; {os.cpu_count()} CPUs")
@@ -336,13 +327,15 @@ def main(argv: list[str] | None = None) -> int:
     timer = ReferenceTimer()
     ref_runs: dict[Path, list[dict[str, float]]] = {p: [] for p in paths}
     vt_runs: dict[Path, list[float]] = {p: [] for p in paths}
+    cpu_runs: dict[Path, list[float]] = {p: [] for p in paths}
     last: dict[Path, tuple[Any, Any]] = {}
     try:
         for _ in range(args.repeat):
             for path in paths:
                 ref_runs[path].append(timer.time(path))
-                t, prepared, inputs = project_cold(path)
+                t, cpu, prepared, inputs = project_cold(path)
                 vt_runs[path].append(t)
+                cpu_runs[path].append(cpu)
                 last[path] = (prepared, inputs)
     finally:
         timer.close()
@@ -370,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                 "vt_stages": project_stages(path, args.repeat) if args.profile else None,
                 "floor": (floor := decode_floor(path, args.repeat))[0],
                 "floor_cpu": floor[1],
-                "cpu": cold_cpu(path, args.repeat),
+                "cpu": min(cpu_runs[path]),
                 "max_diff": max_diff,
                 "equal": equal,
                 "first": first,

@@ -43,6 +43,7 @@ __all__ = [
     "rewrite_deprecated",
     "run",
     "run_triage",
+    "triage_with_args",
 ]
 
 RESUME_SUFFIXES = (".sqlite", ".sqlite3", ".db")
@@ -299,12 +300,37 @@ def rewrite_deprecated(argv: list[str]) -> list[str]:
     return [*out, query] if "--" in out else [*out, "--", query]
 
 
+async def triage_with_args(
+    video: str,
+    query: str,
+    reasoner: StreamingReasoner,
+    args: argparse.Namespace,
+    preset: str | None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """:func:`run_triage` with the command line's windowing, concurrency, progress and preparation
+    options (``extra``: ``resume``, ``run_key_extra``)."""
+    return await run_triage(
+        video,
+        query,
+        reasoner=reasoner,
+        window_s=args.window,
+        overlap_s=args.overlap,
+        concurrency=args.concurrency,
+        preset=preset,
+        progress=not args.quiet,
+        prepare_workers=args.prepare_workers,
+        prepare_pool=prepare_pool(args),
+        **extra,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from vt_agent._lazy import require
     from vt_agent.reasoner import VideoReasoner
     from vt_agent.video import cache_limit, check_path
 
-    pool = prepare_pool(args)  # refused with --ray
+    prepare_pool(args)  # refused with --ray
     if args.more_videos or args.ray is not None:  # several recordings, or windows on a Ray cluster
         from vt_agent.commands.triage_many import run_many
 
@@ -337,18 +363,13 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> dict[str, Any]:
         try:
-            return await run_triage(
+            return await triage_with_args(
                 video,
                 query,
-                reasoner=reasoner,
-                window_s=args.window,
-                overlap_s=args.overlap,
-                concurrency=args.concurrency,
-                preset=preset,
-                progress=not args.quiet,
+                reasoner,
+                args,
+                preset,
                 resume=resume,
-                prepare_workers=args.prepare_workers,
-                prepare_pool=pool,
                 run_key_extra={
                     "preset": preset,
                     "backend": backend.name,

@@ -75,8 +75,7 @@ def _triage_all(
 ) -> list[dict[str, Any]]:
     """Each recording's report: on Ray with ``--ray``, else one after the other here."""
     from vt_agent.commands.backend_args import backend_from_args
-    from vt_agent.commands.batch import prepare_pool
-    from vt_agent.commands.triage import run_triage
+    from vt_agent.commands.triage import triage_with_args
     from vt_agent.reasoner import VideoReasoner
 
     if args.ray is not None:
@@ -92,21 +91,7 @@ def _triage_all(
 
     async def each() -> list[dict[str, Any]]:
         try:
-            return [
-                await run_triage(
-                    v,
-                    query,
-                    reasoner=reasoner,
-                    window_s=args.window,
-                    overlap_s=args.overlap,
-                    concurrency=args.concurrency,
-                    preset=preset,
-                    progress=not args.quiet,
-                    prepare_workers=args.prepare_workers,
-                    prepare_pool=prepare_pool(args),
-                )
-                for v in videos
-            ]
+            return [await triage_with_args(v, query, reasoner, args, preset) for v in videos]
         finally:
             await reasoner.aclose()
 

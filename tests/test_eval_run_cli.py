@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,7 @@ def test_fake_backend_run_then_resume(tmp_path: Path, capsys: pytest.CaptureFixt
         and "3 run (0 error(s)" in cap.out
         and "3/3 exact matches" in cap.out
     )
+    assert re.search(r"preparation \d+ worker\(s\) \d+% busy, engine \d+% busy", cap.out), cap.out
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 3 and all(tuple(r) == RESULT_KEYS for r in rows)
     assert _run(*args, "--quiet") == 0

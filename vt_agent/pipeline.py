@@ -137,6 +137,8 @@ class ItemResult(Generic[R]):
     stage: Literal["prepare", "generate"] | None = None
     prepare_s: float = 0.0
     generate_s: float = 0.0
+    generate_span: tuple[float, float] | None = None
+    """Wall-clock (``time.time()``) start and end of the generation, when the item reached the engine."""
 
     @property
     def key(self) -> Hashable:
@@ -431,7 +433,7 @@ class Pipeline:
         async with self.engine_slot():
             if turns is not None:
                 await turns.pass_turn(position)
-            t0 = time.perf_counter()
+            t0, wall0 = time.perf_counter(), time.time()
             try:
                 out.value = await generate(prepared)
             except fatal:
@@ -439,6 +441,7 @@ class Pipeline:
             except Exception as exc:
                 out.error, out.stage = exc, "generate"
             out.generate_s = time.perf_counter() - t0
+            out.generate_span = (wall0, wall0 + out.generate_s)
         return out
 
     async def submit(self, item: PipelineItem, generate: Generate[R]) -> R:

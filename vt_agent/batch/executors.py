@@ -10,7 +10,6 @@ A job whose fields are wrong gets its error row first. A backend failure that en
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -68,9 +67,9 @@ async def arun_local(
             job_id = done.item.data
             value = done.value
             results.write(result_row(job_id, value) if value is not None else error_row(job_id, done.message))
-            end = time.time()
-            span = (end - done.generate_s, end) if done.stage != "prepare" else None
-            progress.add(value is not None, prepare_s=done.prepare_s, engine="local", gen_span=span)
+            progress.add(
+                value is not None, prepare_s=done.prepare_s, engine="local", gen_span=done.generate_span
+            )
     finally:
         pipeline.close()
 

@@ -1,29 +1,20 @@
 """Progress of a batch run: jobs done of total, throughput, and how busy each stage was.
 
-Busy shares: the preparation stage's summed preparation time over (wall time x its workers); the
-engine stage's time with at least one generation running, per actor, over (wall time x actors).
+Busy shares (:mod:`vt_agent.busy`): the preparation stage's summed preparation time over (wall time
+x its workers); the engine stage's time with at least one generation running, per actor, over
+(wall time x actors).
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from vt_agent.busy import BusyMeter
+
 __all__ = ["BatchSummary", "Progress"]
-
-
-def _union(spans: list[tuple[float, float]]) -> float:
-    """Seconds covered by at least one of ``spans``."""
-    total, end = 0.0, float("-inf")
-    for a, b in sorted(spans):
-        if b <= end:
-            continue
-        total += b - max(a, end)
-        end = b
-    return total
 
 
 @dataclass
@@ -75,9 +66,8 @@ class Progress:
     every_s: float = 2.0
     prepare_workers: int | None = None
     t0: float = field(default_factory=time.time)
-    _prepare_s: float = 0.0
+    _meter: BusyMeter = field(default_factory=BusyMeter)
     _workers: set[str] = field(default_factory=set)
-    _engine: dict[str, list[tuple[float, float]]] = field(default_factory=lambda: defaultdict(list))
     _printed: float = 0.0
 
     def add(
@@ -94,11 +84,9 @@ class Progress:
             self.summary.answered += 1
         else:
             self.summary.failed += 1
-        self._prepare_s += prepare_s
+        self._meter.add(prepare_s, gen_span if engine else None, engine)
         if worker:
             self._workers.add(worker)
-        if engine and gen_span is not None:
-            self._engine[engine].append(gen_span)
         now = time.time()
         if self.stream is not None and now - self._printed >= self.every_s:
             self._printed = now
@@ -109,13 +97,11 @@ class Progress:
         s = self.summary
         s.wall_s = max(time.time() - self.t0, 1e-9)
         s.prepare_workers = self.prepare_workers or len(self._workers)
-        if s.prepare_workers and self._prepare_s:
-            s.prepare_busy = min(1.0, self._prepare_s / (s.wall_s * s.prepare_workers))
-        s.engine_actors = len(self._engine)
-        s.local = set(self._engine) == {"local"}
-        if self._engine:
-            busy = sum(_union(spans) for spans in self._engine.values())
-            s.engine_busy = min(1.0, busy / (s.wall_s * len(self._engine)))
+        prepare, engine = self._meter.shares(s.wall_s, s.prepare_workers)
+        s.prepare_busy = prepare if prepare is not None else s.prepare_busy
+        s.engine_busy = engine if engine is not None else s.engine_busy
+        s.engine_actors = self._meter.engines
+        s.local = set(self._meter.spans) == {"local"}
         return s
 
     def finish(self) -> BatchSummary:

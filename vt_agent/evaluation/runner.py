@@ -251,13 +251,23 @@ class RunSummary:
     notes: list[str] = field(default_factory=list)
     """What the run did to the results file beyond appending (a row cut off mid-write dropped)."""
     wall_s: float = 0.0
+    prepare_workers: int = 0
+    prepare_busy: float | None = None
+    """Share of the preparation workers' time spent preparing frames (:mod:`vt_agent.busy`)."""
+    engine_busy: float | None = None
+    """Share of the run with at least one generation running (None on Ray, or when nothing ran)."""
 
     def line(self) -> str:
         acc = f", {self.correct}/{self.answered} exact matches" if self.answered else ""
+        busy = ""
+        if self.prepare_busy is not None:
+            busy += f", preparation {self.prepare_workers} worker(s) {self.prepare_busy:.0%} busy"
+        if self.engine_busy is not None:
+            busy += f", engine {self.engine_busy:.0%} busy"
         return (
             f"{self.benchmark} ({self.protocol}): {self.selected} selected, {self.already_done} already in "
             f"{self.out}, {self.ran} run ({self.errors} error(s), {self.skipped} skipped: video missing){acc}, "
-            f"{self.wall_s:.1f} s"
+            f"{self.wall_s:.1f} s{busy}"
         )
 
 
@@ -451,6 +461,7 @@ async def arun_benchmark(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     run_one = _video_thinker if protocol == "video-thinker" else _official
     bar = _Progress(len(todo), loaded.name, progress, progress_stream or sys.stderr)
+    from vt_agent.busy import BusyMeter
     from vt_agent.pipeline import ItemResult, Pipeline, PipelineItem
 
     def row_of(item: EvalItem) -> dict[str, Any]:
@@ -518,9 +529,15 @@ async def arun_benchmark(
                 stages = pipeline.run(
                     runnable, generate, fatal=(BackendUnavailableError, GenerationCancelled)
                 )
+                meter, started = BusyMeter(), time.time()
                 async with contextlib.aclosing(stages):  # an error below cancels the items in flight at once
                     async for outcome in stages:
+                        meter.add(outcome.prepare_s, outcome.generate_span)
                         record(fh, finished(outcome))
+                summary.prepare_workers = pipeline.workers
+                summary.prepare_busy, summary.engine_busy = meter.shares(
+                    time.time() - started, pipeline.workers
+                )
         finally:
             pipeline.close()
             bar.close()

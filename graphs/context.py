@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import dataclasses
 import functools
 import json
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +33,7 @@ from vt_agent.errors import ConfigError
 if TYPE_CHECKING:
     from vt_agent.config import BackendConfig
     from vt_agent.events import ReasonerEvent
+    from vt_agent.sandbox import OpenedFile
     from vt_agent.video.prepared import PreparedVideo
 
 __all__ = [
@@ -49,7 +53,7 @@ class ReasonerLike(Protocol):
 
     def astream(
         self,
-        videos: Sequence[str],
+        videos: Sequence[str | OpenedFile],
         question: str,
         options: Sequence[str] | None = None,
         *,
@@ -64,7 +68,7 @@ class ReasonerLike(Protocol):
 
     async def prepare(
         self,
-        videos: Sequence[str],
+        videos: Sequence[str | OpenedFile],
         preset: str | None = None,
         window: tuple[float, float] | None = None,
     ) -> list[PreparedVideo]: ...
@@ -154,9 +158,15 @@ class GraphContext:
     token_interval_s: float = 0.02
     """``token`` events are coalesced to at most one per interval (text joined, order kept; 0 = one
     event per delta). At a fast engine's pace each custom event costs more than the delta it carries."""
+    roots: Sequence[str | os.PathLike[str]] | None = None
+    """Folders the graphs may read videos from (a relative path is taken beneath the first). None:
+    the folders of ``VT_AGENT_ALLOWED_ROOTS`` when it is set (the server's setting: a JSON context
+    cannot change it), else any path. With roots, each node opens the videos beneath them and
+    reads only through those descriptors (:mod:`vt_agent.sandbox`)."""
     _built: ReasonerLike | None = field(default=None, init=False, repr=False)
     _slots: Slots | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    _parent: GraphContext | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_repairs, int) or self.max_repairs < 0:
@@ -167,11 +177,52 @@ class GraphContext:
             raise ConfigError(f"max_tokens must be a positive integer, got {self.max_tokens!r}")
         if self.verify_min_span_s <= 0:
             raise ConfigError(f"verify_min_span_s must be > 0, got {self.verify_min_span_s!r}")
+        if self.roots is not None:
+            from vt_agent.sandbox import check_folders
+
+            self.roots = check_folders(self.roots, "GraphContext.roots")
+
+    def beneath(self, roots: Sequence[str | os.PathLike[str]]) -> GraphContext:
+        """This context (the same reasoner, built once, and the same concurrency slots) reading
+        videos only beneath ``roots``."""
+        child = dataclasses.replace(self, roots=list(roots))
+        child._parent = self._parent or self
+        return child
+
+    def allowed_roots(self) -> list[str] | None:
+        """The folders videos may be read from: ``roots``, else ``VT_AGENT_ALLOWED_ROOTS``, else None (any)."""
+        from vt_agent.sandbox import env_roots
+
+        return [os.fspath(r) for r in self.roots] if self.roots is not None else env_roots()
+
+    @contextlib.asynccontextmanager
+    async def readable(self, videos: Sequence[str]) -> AsyncIterator[list[str | OpenedFile]]:
+        """``videos`` as the reasoner should read them: opened beneath :meth:`allowed_roots` (closed
+        on exit; a path outside them raises :class:`~vt_agent.errors.PathNotAllowedError`), or the
+        paths themselves when any path is allowed. Every file system call runs in a worker thread."""
+        from vt_agent.sandbox import ROOTS_ENV, opened_in_roots
+
+        if self.roots is None and not os.environ.get(ROOTS_ENV, "").strip():
+            yield list(videos)
+            return
+        stack = contextlib.ExitStack()
+
+        def open_all() -> list[str | OpenedFile]:
+            roots = self.allowed_roots()  # checks the folders: a stat each
+            return (
+                list(videos) if roots is None else list(stack.enter_context(opened_in_roots(roots, videos)))
+            )
+
+        with stack:  # closed on exit, and when the run is cancelled while they open (the thread
+            got = await asyncio.to_thread(open_all)  # then ends on its own; OpenedFile closes on collection)
+            yield got
 
     def get_reasoner(self) -> ReasonerLike:
         """The reasoner to use, built from ``backend`` on first use if none was given."""
         if self.reasoner is not None:
             return self.reasoner
+        if self._parent is not None:
+            return self._parent.get_reasoner()
         with self._lock:  # one build when several nodes ask at once
             if self._built is None:
                 self._built = self._build()
@@ -181,6 +232,8 @@ class GraphContext:
         """:meth:`get_reasoner` with the build (hub checks, backend creation) in a worker thread."""
         if self.reasoner is not None:
             return self.reasoner
+        if self._parent is not None:
+            return await self._parent.aget_reasoner()
         if self._built is not None:
             return self._built
         return await asyncio.to_thread(self.get_reasoner)
@@ -210,6 +263,8 @@ class GraphContext:
 
     def limiter(self) -> Slots:
         """``concurrency`` slots shared by every node of runs using this context (any thread or loop)."""
+        if self._parent is not None:
+            return self._parent.limiter()
         if self._slots is None:
             self._slots = Slots(self.concurrency)
         return self._slots

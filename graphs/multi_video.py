@@ -54,6 +54,8 @@ from vt_agent.result import Result
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
 
+    from vt_agent.sandbox import OpenedFile
+
 __all__ = ["InputState", "OutputState", "State", "build_graph", "graph"]
 
 
@@ -164,7 +166,7 @@ def fan_out(state: State) -> list[Send] | str:
 
 
 def _asker(ctx: GraphContext, runtime: Runtime[Any], preset: str | None, *, video: int | None) -> Any:
-    async def ask(videos: list[str], question: str, options: list[str] | None) -> Result:
+    async def ask(videos: list[str | OpenedFile], question: str, options: list[str] | None) -> Result:
         result, _ = await run_reasoner(
             await ctx.aget_reasoner(),
             runtime.stream_writer,
@@ -187,8 +189,8 @@ async def joint(state: State, runtime: Runtime[Any], *, contexts: ContextCache) 
     ctx = context_of(runtime, contexts)
     ask = _asker(ctx, runtime, state.get("preset"), video=None)
     try:
-        async with ctx.limiter():
-            result = await ask(state["videos"], state["question"], state.get("options") or None)
+        async with ctx.limiter(), ctx.readable(state["videos"]) as videos:
+            result = await ask(videos, state["question"], state.get("options") or None)
     except VTAgentError as exc:
         note = f"the joint trace failed ({exc}); each video was asked on its own"
         emit(runtime.stream_writer, {"type": "progress", "stage": "joint", "message": note})
@@ -204,12 +206,13 @@ async def ask_one(task: VideoTask, runtime: Runtime[Any], *, contexts: ContextCa
     try:
         async with ctx.limiter():
             emit(writer, {"type": "video_start", "index": index, "path": path, "total": total})
-            got = await ask_video(
-                _asker(ctx, runtime, task["preset"], video=index),
-                Plan.model_validate(task["plan"]),
-                index,
-                path,
-            )
+            async with ctx.readable([path]) as (video,):
+                got = await ask_video(
+                    _asker(ctx, runtime, task["preset"], video=index),
+                    Plan.model_validate(task["plan"]),
+                    index,
+                    video,
+                )
     except VTAgentError as exc:
         fail = failure(index, path, exc)
         emit(writer, {"type": "video_error", "total": total, **fail.model_dump()})

@@ -27,6 +27,7 @@ from vt_agent.steps import EDIT_FIELDS, edit_trace
 if TYPE_CHECKING:
     from graphs.context import ReasonerLike
     from vt_agent.result import Result
+    from vt_agent.sandbox import OpenedFile
 
 __all__ = ["StepRun", "edit_update", "review_edit", "review_payload", "run_step", "seen_of"]
 
@@ -47,7 +48,7 @@ class StepRun:
 async def run_step(
     reasoner: ReasonerLike,
     writer: StreamWriter | None,
-    videos: Sequence[str],
+    videos: Sequence[str | OpenedFile],
     question: str,
     options: Sequence[str] | None,
     *,

@@ -22,6 +22,7 @@ from vt_agent.runs import drain
 if TYPE_CHECKING:
     from graphs.context import ReasonerLike
     from vt_agent.result import Result, Segment
+    from vt_agent.sandbox import OpenedFile
 
 __all__ = ["EventForwarder", "StreamWriter", "emit", "result_summary", "run_reasoner", "segment_record"]
 
@@ -119,7 +120,7 @@ class EventForwarder:
 async def run_reasoner(
     reasoner: ReasonerLike,
     writer: StreamWriter | None,
-    videos: Sequence[str],
+    videos: Sequence[str | OpenedFile],
     question: str,
     options: Sequence[str] | None = None,
     *,

@@ -39,11 +39,11 @@ from langgraph.prebuilt import ToolRuntime
 from langgraph.types import StreamMode
 from pydantic import Field
 
-from graphs.context import GraphContext
+from graphs.context import ContextCache, GraphContext
 from graphs.stream import StreamWriter
 from vt_agent.errors import ConfigError, PathNotAllowedError, VideoError
 from vt_agent.runs import TOOL_PURPOSE, agent_result
-from vt_agent.sandbox import open_in_roots
+from vt_agent.sandbox import check_folders, open_in_roots
 
 if TYPE_CHECKING:
     from graphs.video_thinker import InputState
@@ -122,17 +122,7 @@ def _context_from(runtime: ToolRuntime[Any, Any]) -> GraphContext | dict[str, An
 
 
 def _folders(roots: Roots | None) -> list[str] | None:
-    if roots is None:
-        return None
-    if isinstance(roots, str | os.PathLike):
-        raise ConfigError(f"roots must be a list of folders, got one path {os.fspath(roots)!r}: use [path]")
-    folders = [os.path.abspath(os.fspath(r)) for r in roots]
-    if not folders:
-        raise ConfigError("roots is empty: give the folders the model may read videos from (None: any path)")
-    for folder in folders:
-        if not os.path.isdir(folder):
-            raise ConfigError(f"roots: {folder!r} is not a folder; give existing folders")
-    return folders
+    return None if roots is None else check_folders(roots, "roots")
 
 
 class _Runner:
@@ -142,6 +132,7 @@ class _Runner:
         self.context = context
         self.name = name
         self.roots = _folders(roots)
+        self.contexts = ContextCache()  # an agent's JSON contexts, when roots narrow them
 
     def call(
         self,
@@ -151,9 +142,20 @@ class _Runner:
         runtime: ToolRuntime[Any, Any] | None,
     ) -> _Call:
         if runtime is not None:
-            return _Call(videos, question, options, _context_from(runtime), runtime.stream_writer)
+            return _Call(
+                videos, question, options, self._narrow(_context_from(runtime)), runtime.stream_writer
+            )
         assert self.context is not None
-        return _Call(videos, question, options, self.context, _writer())
+        return _Call(videos, question, options, self._narrow(self.context), _writer())
+
+    def _narrow(self, context: GraphContext | dict[str, Any]) -> GraphContext | dict[str, Any]:
+        """With ``roots``, the context whose graph nodes open the videos beneath them (and read
+        only through those descriptors), the model and slots shared with ``context``."""
+        if self.roots is None:
+            return context
+        if isinstance(context, dict):
+            context = self.contexts.get(context)
+        return context.beneath(self.roots)
 
     def inputs(self, call: _Call) -> InputState:
         """The graph's input, or ToolException naming the argument the model must fix."""
@@ -168,8 +170,10 @@ class _Runner:
         return data
 
     def _allowed(self, video: str) -> str:
+        """The path as the graph records it, once checked (outside, missing, empty: refused here,
+        so the model reads why); the graph's nodes open it again beneath the roots to read it."""
         assert self.roots is not None
-        with open_in_roots(self.roots, video) as opened:  # refuses paths outside, missing, empty files
+        with open_in_roots(self.roots, video) as opened:
             return opened.path
 
     @contextlib.contextmanager

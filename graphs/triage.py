@@ -19,6 +19,7 @@ memory is that of one window times ``concurrency``, whatever the video's length.
 
 from __future__ import annotations
 
+import contextlib
 import operator
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -106,13 +107,19 @@ class ScanTask(TypedDict):
 
 async def plan(state: State, runtime: Runtime[Any], *, contexts: ContextCache) -> dict[str, Any]:
     """Probe the video and plan the windows."""
-    await context_of(runtime, contexts).aget_reasoner()  # fail early without a model
-    planned = await plan_triage(
-        state.get("video", ""),  # missing or empty: plan_triage names it
-        state.get("query", ""),
-        window_s=float(state.get("window_s", DEFAULT_WINDOW_S)),
-        overlap_s=float(state.get("overlap_s", DEFAULT_OVERLAP_S)),
-    )
+    ctx = context_of(runtime, contexts)
+    await ctx.aget_reasoner()  # fail early without a model
+    given = state.get("video", "")
+    if not isinstance(given, str) or not given:  # plan_triage names the problem
+        given = ""
+    async with contextlib.AsyncExitStack() as stack:
+        video = (await stack.enter_async_context(ctx.readable([given])))[0] if given else given
+        planned = await plan_triage(
+            video,
+            state.get("query", ""),
+            window_s=float(state.get("window_s", DEFAULT_WINDOW_S)),
+            overlap_s=float(state.get("overlap_s", DEFAULT_OVERLAP_S)),
+        )
     windows = list(planned.windows)
     emit(
         runtime.stream_writer,
@@ -166,10 +173,10 @@ async def scan(task: ScanTask, runtime: Runtime[Any], *, contexts: ContextCache)
     """Ask the model about one window; keep only its parsed answer and spans."""
     ctx = context_of(runtime, contexts)
     reasoner = await ctx.aget_reasoner()
-    async with ctx.limiter():
+    async with ctx.limiter(), ctx.readable([task["video"]]) as (video,):
         outcome = await scan_window(
             reasoner,
-            task["video"],
+            video,
             task["question"],
             task["index"],
             task["start_s"],

@@ -151,7 +151,8 @@ async def prepare(state: State, runtime: Runtime[Any], *, contexts: ContextCache
     window = check_window(state.get("window"))
     preset = state.get("preset") or ctx.preset
     emit(runtime.stream_writer, {"type": "progress", "stage": "decode", "message": "sampling the video(s)"})
-    prepared = await reasoner.prepare(state["videos"], preset=preset, window=window)
+    async with ctx.readable(state["videos"]) as videos:
+        prepared = await reasoner.prepare(videos, preset=preset, window=window)
     sampling = [p.record.model_dump(mode="json") for p in prepared]
     del prepared  # frames stay out of the state (the reasoner's cache may keep them)
     return {
@@ -185,21 +186,22 @@ async def reason(state: State, runtime: Runtime[Any], *, contexts: ContextCache)
     continuing = bool(state.get("paused"))
     attempt = state.get("attempts", 0) + (0 if continuing else 1)
     question = state["question"] if attempt == 1 else state["question"] + REPAIR_NOTE
-    step = await run_step(
-        reasoner,
-        runtime.stream_writer,
-        state["videos"],
-        question,
-        state.get("options") or None,
-        window=check_window(state.get("window")),
-        preset=state.get("preset") or ctx.preset,
-        tag={"attempt": attempt},
-        token_interval_s=ctx.token_interval_s,
-        trace=state.get("trace", "") if continuing else "",
-        trace_token_ids=state.get("trace_token_ids") if continuing else None,
-        stop_after_step=bool(state.get("stepwise", ctx.stepwise)),
-        max_tokens=ctx.max_tokens or getattr(reasoner, "max_tokens", None),
-    )
+    async with ctx.readable(state["videos"]) as videos:
+        step = await run_step(
+            reasoner,
+            runtime.stream_writer,
+            videos,
+            question,
+            state.get("options") or None,
+            window=check_window(state.get("window")),
+            preset=state.get("preset") or ctx.preset,
+            tag={"attempt": attempt},
+            token_interval_s=ctx.token_interval_s,
+            trace=state.get("trace", "") if continuing else "",
+            trace_token_ids=state.get("trace_token_ids") if continuing else None,
+            stop_after_step=bool(state.get("stepwise", ctx.stepwise)),
+            max_tokens=ctx.max_tokens or getattr(reasoner, "max_tokens", None),
+        )
     result = step.result
     data = result_summary(result)
     data["question"] = state["question"]  # the caller's question, not the repair prompt
@@ -295,15 +297,9 @@ async def verify(state: State, runtime: Runtime[Any], *, contexts: ContextCache)
             return out
         window = _verify_window(seg, durations[video], ctx.verify_min_span_s)
         question = verify_question(seg["caption"])
-        async with limit:
+        async with limit, ctx.readable([state["videos"][video]]) as one:
             result, _ = await run_reasoner(
-                reasoner,
-                None,
-                [state["videos"][video]],
-                question,
-                ["Yes", "No"],
-                window=window,
-                preset=preset,
+                reasoner, None, one, question, ["Yes", "No"], window=window, preset=preset
             )
         confirmed = {"A": True, "B": False}.get(result.answer or "")
         out = {

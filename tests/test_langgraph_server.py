@@ -49,11 +49,11 @@ def _langgraph() -> str:
     return which
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def _serve(log: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """``langgraph dev`` on a free port, as users run it; its log checked for blocking calls."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("langgraph") / "server.log"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LANGGRAPH_NO_BROWSER": "1"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LANGGRAPH_NO_BROWSER": "1", **(extra_env or {})}
     env.pop("BG_JOB_ISOLATION", None)
     args = [_langgraph(), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as out:
@@ -83,6 +83,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with _serve(tmp_path_factory.mktemp("langgraph") / "server.log") as url:
+        yield url
 
 
 def _bbb() -> str:
@@ -209,3 +215,33 @@ def test_video_thinker_on_the_tiny_model(server: str) -> None:
         assert any(d["type"] == "token" for e, d in parts if e == "custom")
 
     asyncio.run(go())
+
+
+def test_allowed_roots_of_the_server(tmp_path: Path) -> None:
+    """VT_AGENT_ALLOWED_ROOTS in the server's environment: clients read videos beneath it only
+    (relative paths beneath the first folder), whatever their JSON context says; a path outside
+    fails the run with one message whatever exists there, and nothing blocks the server's loop."""
+    videos = str(ROOT / "tests" / "data" / "videos")
+
+    async def go(url: str) -> None:
+        client = get_client(url=url)
+        parts = await _stream(
+            client, None, "video_thinker", input={"videos": ["bigbuckbunny.mp4"], "question": Q, "options": OPTIONS},
+            context=CONTEXT,
+        )  # fmt: skip
+        assert [d for e, d in parts if e == "values"][-1]["answer"] == "B"
+        for outside in ("/etc/hostname", "/no/such/file.mp4", "../../pyproject.toml"):
+            errors = [
+                part.data
+                async for part in client.runs.stream(
+                    None, "video_thinker", input={"videos": [outside], "question": Q}, context=CONTEXT
+                )
+                if part.event == "error"
+            ]
+            assert errors and "is not inside the allowed folders" in str(errors[0]), errors
+            assert "No such file" not in str(errors[0]) and "hostname" not in str(errors[0]).replace(
+                outside, ""
+            )
+
+    with _serve(tmp_path / "server.log", {"VT_AGENT_ALLOWED_ROOTS": videos}) as url:
+        asyncio.run(go(url))

@@ -68,8 +68,12 @@ class ConfigError(VTAgentError, ValueError):
     """A preset, option or setting that cannot be used."""
 
 
-class VideoError(VTAgentError):
-    """A video that cannot be used. ``path`` names the file."""
+class VideoError(VTAgentError, ValueError):
+    """A video that cannot be used. ``path`` names the file.
+
+    Also a ``ValueError`` (a bad input value): LangGraph Server shows a client the message of such
+    errors only, and hides every other one behind "An internal error occurred".
+    """
 
     def __init__(self, path: str | Path, problem: str) -> None:
         self.path = str(path)
@@ -96,8 +100,9 @@ class WindowError(VideoError, ValueError):
     """A time window outside the clip or with end <= start."""
 
 
-class PathNotAllowedError(VTAgentError, PermissionError):
-    """A path outside the allowed roots."""
+class PathNotAllowedError(VTAgentError, PermissionError, ValueError):
+    """A path outside the allowed roots (a ``ValueError`` too, so LangGraph Server shows its
+    message, which names nothing beyond the path given)."""
 
 
 class MissingExtraError(VTAgentError, ImportError):

@@ -15,6 +15,7 @@ Over 400 lines: two ways to open beneath a folder (openat2, the O_NOFOLLOW walk)
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import io
@@ -22,22 +23,27 @@ import os
 import stat
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from vt_agent.errors import PathNotAllowedError, VideoDecodeError, VideoNotFoundError
+from vt_agent.errors import ConfigError, PathNotAllowedError, VideoDecodeError, VideoNotFoundError
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "ROOTS_ENV",
     "OpenedFile",
+    "check_folders",
     "check_video_stat",
+    "env_roots",
     "has_openat2",
     "open_beneath",
     "open_in_roots",
+    "opened_in_roots",
 ]
 
 DEFAULT_MAX_BYTES = 64 * 2**30  # 64 GiB: a bound on what one call may read
+ROOTS_ENV = "VT_AGENT_ALLOWED_ROOTS"  # folders videos may be read from (path-separated)
 OUTSIDE = "is not inside the allowed folders"
 ID_CHUNK = 64 * 1024
 
@@ -411,3 +417,41 @@ def open_in_roots(
                 break
             return open_beneath(form, rel or ".", max_bytes=max_bytes)
     raise PathNotAllowedError(f"{given!r} {OUTSIDE}")
+
+
+def check_folders(roots: Sequence[str | os.PathLike[str]], origin: str = "roots") -> list[str]:
+    """``roots`` as absolute paths of existing folders; ConfigError naming ``origin`` otherwise."""
+    if isinstance(roots, str | os.PathLike):
+        raise ConfigError(
+            f"{origin} must be a list of folders, got one path {os.fspath(roots)!r}: use [path]"
+        )
+    folders = [os.path.abspath(os.fspath(r)) for r in roots]
+    if not folders:
+        raise ConfigError(f"{origin} is empty: give the folders videos may be read from")
+    for folder in folders:
+        if not os.path.isdir(folder):
+            raise ConfigError(f"{origin}: {folder!r} is not a folder; give existing folders")
+    return folders
+
+
+def env_roots() -> list[str] | None:
+    """The folders named by ``VT_AGENT_ALLOWED_ROOTS`` (separated by ``os.pathsep``), or None when unset."""
+    text = os.environ.get(ROOTS_ENV, "")
+    parts = [p for p in text.split(os.pathsep) if p.strip()]
+    return check_folders(parts, ROOTS_ENV) if parts else None
+
+
+@contextlib.contextmanager
+def opened_in_roots(
+    roots: Sequence[str | os.PathLike[str]], paths: Sequence[str | os.PathLike[str]]
+) -> Iterator[list[OpenedFile]]:
+    """Every one of ``paths`` opened beneath ``roots`` (:func:`open_in_roots`), closed on exit;
+    if one cannot be opened, those already opened are closed and its error raised."""
+    opened: list[OpenedFile] = []
+    try:
+        for path in paths:
+            opened.append(open_in_roots(roots, path))
+        yield opened
+    finally:
+        for f in opened:
+            f.close()

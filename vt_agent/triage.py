@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from vt_agent.errors import ConfigError, VTAgentError
 from vt_agent.result import mmss
+from vt_agent.sandbox import OpenedFile
 
 if TYPE_CHECKING:
     from vt_agent.events import ReasonerEvent
@@ -87,7 +88,7 @@ class StreamingReasoner(Protocol):
 
     def astream(
         self,
-        videos: Sequence[str],
+        videos: Sequence[str | OpenedFile],
         question: str,
         options: Sequence[str] | None = None,
         *,
@@ -150,7 +151,7 @@ def plan_windows(duration_s: float, window_s: float, overlap_s: float) -> list[t
 
 
 async def plan_triage(
-    video: str,
+    video: str | OpenedFile,
     query: str,
     *,
     window_s: float = DEFAULT_WINDOW_S,
@@ -161,7 +162,7 @@ async def plan_triage(
 
     if not isinstance(query, str) or not query.strip():
         raise ConfigError("'query' is empty: say what to look for")
-    if not isinstance(video, str) or not video:
+    if not isinstance(video, str | OpenedFile) or not str(video):
         raise ConfigError("'video' must be the path of a video file")
     info = await asyncio.to_thread(probe, video, decode_all=False)  # the packet index is enough
     windows = plan_windows(info.duration_s, window_s, overlap_s)
@@ -186,7 +187,7 @@ async def plan_triage(
 
 async def scan_window(
     reasoner: StreamingReasoner,
-    video: str,
+    video: str | OpenedFile,
     question: str,
     index: int,
     start_s: float,

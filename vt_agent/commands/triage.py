@@ -43,7 +43,7 @@ __all__ = [
     "rewrite_deprecated",
     "run",
     "run_triage",
-    "triage_with_args",
+    "triage_options",
 ]
 
 RESUME_SUFFIXES = (".sqlite", ".sqlite3", ".db")
@@ -300,29 +300,16 @@ def rewrite_deprecated(argv: list[str]) -> list[str]:
     return [*out, query] if "--" in out else [*out, "--", query]
 
 
-async def triage_with_args(
-    video: str,
-    query: str,
-    reasoner: StreamingReasoner,
-    args: argparse.Namespace,
-    preset: str | None,
-    **extra: Any,
-) -> dict[str, Any]:
-    """:func:`run_triage` with the command line's windowing, concurrency, progress and preparation
-    options (``extra``: ``resume``, ``run_key_extra``)."""
-    return await run_triage(
-        video,
-        query,
-        reasoner=reasoner,
-        window_s=args.window,
-        overlap_s=args.overlap,
-        concurrency=args.concurrency,
-        preset=preset,
-        progress=not args.quiet,
-        prepare_workers=args.prepare_workers,
-        prepare_pool=prepare_pool(args),
-        **extra,
-    )
+def triage_options(args: argparse.Namespace) -> dict[str, Any]:
+    """:func:`run_triage`'s windowing, concurrency, progress and preparation options from the command line."""
+    return {
+        "window_s": args.window,
+        "overlap_s": args.overlap,
+        "concurrency": args.concurrency,
+        "progress": not args.quiet,
+        "prepare_workers": args.prepare_workers,
+        "prepare_pool": prepare_pool(args),
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -363,13 +350,13 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> dict[str, Any]:
         try:
-            return await triage_with_args(
+            return await run_triage(
                 video,
                 query,
-                reasoner,
-                args,
-                preset,
+                reasoner=reasoner,
+                preset=preset,
                 resume=resume,
+                **triage_options(args),
                 run_key_extra={
                     "preset": preset,
                     "backend": backend.name,

@@ -75,7 +75,7 @@ def _triage_all(
 ) -> list[dict[str, Any]]:
     """Each recording's report: on Ray with ``--ray``, else one after the other here."""
     from vt_agent.commands.backend_args import backend_from_args
-    from vt_agent.commands.triage import triage_with_args
+    from vt_agent.commands.triage import run_triage, triage_options
     from vt_agent.reasoner import VideoReasoner
 
     if args.ray is not None:
@@ -91,7 +91,10 @@ def _triage_all(
 
     async def each() -> list[dict[str, Any]]:
         try:
-            return [await triage_with_args(v, query, reasoner, args, preset) for v in videos]
+            return [
+                await run_triage(v, query, reasoner=reasoner, preset=preset, **triage_options(args))
+                for v in videos
+            ]
         finally:
             await reasoner.aclose()
 

@@ -26,6 +26,7 @@ from vt_agent.multi.types import MultiAnswer, Plan, VideoEvidence, VideoFailure
 from vt_agent.multi.when import recorded_evidence
 from vt_agent.prompts import format_options
 from vt_agent.result import Result
+from vt_agent.sandbox import OpenedFile
 
 __all__ = ["Ask", "ask_joint", "ask_video", "failure", "synthesize"]
 
@@ -36,25 +37,30 @@ def _scripted(e: VideoEvidence) -> bool:
     return bool(e.result and e.result.get("scripted"))
 
 
-Ask = Callable[[list[str], str, list[str] | None], Awaitable[Result]]
+Ask = Callable[[list[str | OpenedFile], str, list[str] | None], Awaitable[Result]]
 
 
-async def ask_video(ask: Ask, plan: Plan, index: int, path: str) -> VideoEvidence:
-    """Video ``index`` asked its sub-question alone (a duration or creation time is read from the file)."""
+async def ask_video(ask: Ask, plan: Plan, index: int, video: str | OpenedFile) -> VideoEvidence:
+    """Video ``index`` asked its sub-question alone (a duration or creation time is read from the file).
+
+    ``video``: a path, or a file opened beneath allowed folders (read only through it)."""
+    path = str(video)
     if plan.sub.form in ("duration", "recorded"):
-        from vt_agent.video import check_path, probe
+        from vt_agent.video import check_source, probe
 
         whole = plan.sub.form == "duration"  # a creation time needs no decoded timeline
-        info = await asyncio.to_thread(probe, check_path(path), decode_all=whole)
+        info = await asyncio.to_thread(probe, check_source(video), decode_all=whole)
         if whole:
             return duration_evidence(index, path, info.duration_s)
         return recorded_evidence(index, path, info.creation_time, info.creation_time_from, info.duration_s)
     assert plan.sub.question is not None
-    result = await ask([path], plan.sub.question, plan.sub.options or None)
+    result = await ask([video], plan.sub.question, plan.sub.options or None)
     return evidence_from_result(plan, index, path, result)
 
 
-async def ask_joint(ask: Ask, videos: Sequence[str], question: str, options: Sequence[str]) -> Result:
+async def ask_joint(
+    ask: Ask, videos: Sequence[str | OpenedFile], question: str, options: Sequence[str]
+) -> Result:
     """One trace over all videos in one prompt ("Video 1: <video> Video 2: <video> ... question")."""
     return await ask(list(videos), question, list(options) or None)
 

@@ -18,6 +18,7 @@ from vt_agent.multi.chat import as_chat
 from vt_agent.multi.plan import DEFAULT_JOINT_MAX_VIDEOS, plan_question
 from vt_agent.multi.types import Mode, MultiAnswer, Plan, VideoEvidence, VideoFailure
 from vt_agent.result import Result
+from vt_agent.sandbox import OpenedFile
 
 __all__ = ["Progress", "answer_videos", "ask_each", "ask_each_prepared"]
 
@@ -53,7 +54,7 @@ async def answer_videos(
         question, opts, paths, mode=mode, has_chat=chat is not None, joint_max_videos=joint_max_videos
     )
 
-    async def ask(v: list[str], q: str, o: list[str] | None) -> Result:
+    async def ask(v: list[str | OpenedFile], q: str, o: list[str] | None) -> Result:
         result: Result = await reasoner.areason(v, q, o, preset=preset)
         return result
 
@@ -111,7 +112,7 @@ async def ask_each_prepared(
     from vt_agent.pipeline import Pipeline, PipelineItem, PreparedItem
 
     async def generate(ready: PreparedItem) -> VideoEvidence:
-        async def ask(v: list[str], q: str, o: list[str] | None) -> Result:
+        async def ask(v: list[str | OpenedFile], q: str, o: list[str] | None) -> Result:
             result: Result = await reasoner.areason(v, q, o, preset=ready.preset, prepared=ready.videos)
             return result
 

@@ -137,6 +137,18 @@ def test_agent_with_a_json_context(bbb: Path, make_agent: Callable[..., Any]) ->
     check_tool_message(asyncio.run(agent.ainvoke(ASK, context={"backend": "fake"}))["messages"])
 
 
+def test_agent_with_a_json_context_and_roots(videos_dir: Path, make_agent: Callable[..., Any]) -> None:
+    """A JSON context (an agent served by a LangGraph server) narrowed to the tool's roots: the
+    model's path outside is an error it reads, its relative path beneath the folder answers."""
+    tool = make_video_reason_tool(roots=[videos_dir])
+    bad = {"videos": ["/etc/hostname"], "question": QUESTION}
+    agent = make_agent(agent_model("bigbuckbunny.mp4", bad), [tool])
+    out = asyncio.run(agent.ainvoke(ASK, context={"backend": "fake"}))
+    check_tool_message(out["messages"])
+    error = next(m for m in out["messages"] if isinstance(m, ToolMessage))
+    assert "'/etc/hostname' is not inside the allowed folders" in str(error.content)
+
+
 def test_agent_with_a_dict_context_holding_the_graph_context(
     bbb: Path, make_agent: Callable[..., Any]
 ) -> None:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from vt_agent.busy import BusyMeter, covered_seconds
+from vt_agent.busy import BusyMeter, busy_text, covered_seconds
 from vt_agent.pipeline import Pipeline, PipelineItem, PreparedItem
 
 
@@ -27,6 +27,15 @@ def test_shares_per_worker_and_per_engine() -> None:
     meter.add(0.0, (0.0, 8.0), engine="actor-2")  # a second engine, busy all along
     assert meter.shares(8.0, 2)[1] == pytest.approx((4.0 + 8.0) / 16.0)
     assert meter.engines == 2
+
+
+def test_text_names_the_parts_measured() -> None:
+    assert busy_text(2, 0.5, 0.25) == "preparation 2 worker(s) 50% busy, engine 25% busy"
+    assert busy_text(4, None, 1.0) == "engine 100% busy"
+    assert busy_text(4, None, None) == ""
+    meter = BusyMeter(workers=2)
+    meter.add(2.0, (0.0, 1.0))
+    assert meter.text(4.0) == "preparation 2 worker(s) 25% busy, engine 25% busy"
 
 
 def test_nothing_measured_gives_none() -> None:

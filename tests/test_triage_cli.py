@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -45,6 +46,7 @@ def test_json_and_html(vtest: Path, tmp_path: Path) -> None:
             assert w["start_s"] <= s["start_s"] <= s["end_s"] <= w["end_s"]
     assert report["findings"] and report["findings"][0]["rank"] == 1
     assert "5/5" in proc.stderr  # tqdm bar over the windows
+    assert re.search(r"triage: preparation \d+ worker\(s\) \d+% busy, engine \d+% busy", proc.stderr)
     assert f"wrote {html}" in proc.stderr
     page = html.read_text(encoding="utf-8")
     assert 'id="timeline"' in page and "data:image/jpeg;base64," in page

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-__all__ = ["BusyMeter", "covered_seconds"]
+__all__ = ["BusyMeter", "busy_text", "covered_seconds"]
 
 
 def covered_seconds(spans: list[tuple[float, float]]) -> float:
@@ -27,11 +27,23 @@ def covered_seconds(spans: list[tuple[float, float]]) -> float:
     return total
 
 
+def busy_text(workers: int, prepare: float | None, engine: float | None) -> str:
+    """``preparation N worker(s) X% busy, engine Y% busy`` (the parts measured; '' for none)."""
+    parts = [] if prepare is None else [f"preparation {workers} worker(s) {prepare:.0%} busy"]
+    if engine is not None:
+        parts.append(f"engine {engine:.0%} busy")
+    return ", ".join(parts)
+
+
 @dataclass
 class BusyMeter:
-    """Collects items' preparation times and generation spans; :meth:`shares` turns them into shares."""
+    """Collects items' preparation times and generation spans; :meth:`shares` turns them into shares.
+
+    ``workers``: the preparation pool's size, set by whoever runs the pool (for :meth:`text`).
+    """
 
     prepare_s: float = 0.0
+    workers: int = 0
     spans: dict[str, list[tuple[float, float]]] = field(default_factory=lambda: defaultdict(list))
 
     def add(
@@ -56,3 +68,7 @@ class BusyMeter:
             busy = sum(covered_seconds(s) for s in self.spans.values())
             engine = min(1.0, busy / (wall_s * len(self.spans)))
         return prepare, engine
+
+    def text(self, wall_s: float) -> str:
+        """:func:`busy_text` of this meter over ``wall_s`` seconds."""
+        return busy_text(self.workers, *self.shares(wall_s, self.workers))

@@ -52,6 +52,7 @@ from vt_agent.result import mmss
 from vt_agent.sandbox import OpenedFile
 
 if TYPE_CHECKING:
+    from vt_agent.busy import BusyMeter
     from vt_agent.events import ReasonerEvent
     from vt_agent.video.prepared import PreparedVideo
 
@@ -239,8 +240,11 @@ async def scan_windows(
     indices: Iterable[int] | None = None,
     prepare_workers: int | None = None,
     prepare_pool: Literal["thread", "process"] = "thread",
+    meter: BusyMeter | None = None,
 ) -> AsyncGenerator[dict[str, Any], None]:
     """Scan the plan's windows (or only ``indices``), ``concurrency`` at once; yield each outcome as it ends.
+
+    ``meter``: fed each window's preparation time and generation span (:mod:`vt_agent.busy`).
 
     Outcomes come in the order the windows finish (each carries its ``index``). Windows go
     through :class:`vt_agent.pipeline.Pipeline`: ``prepare_workers`` threads (default: the cores;
@@ -280,9 +284,13 @@ async def scan_windows(
 
     items = (PipelineItem(i, plan.video, question, window=plan.windows[i], data=i) for i in todo)
     pipeline = Pipeline(default_preset, workers=prepare_workers, concurrency=concurrency, pool=prepare_pool)
+    if meter is not None:
+        meter.workers = pipeline.workers
     try:
         async with contextlib.aclosing(pipeline.run(items, ask)) as results:  # closed on an early exit too
             async for done in results:
+                if meter is not None:
+                    meter.add(done.prepare_s, done.generate_span)
                 if done.stage == "generate":  # a bug, not a window's error (those are outcomes): stop
                     assert done.error is not None
                     raise done.error

@@ -28,10 +28,13 @@ import threading
 from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from vt_agent.errors import ConfigError
 from vt_agent.triage import DEFAULT_CONCURRENCY, StreamingReasoner, TriagePlan, scan_windows
+
+if TYPE_CHECKING:
+    from vt_agent.busy import BusyMeter
 
 __all__ = ["SCHEMA_VERSION", "TriageStore", "resume_scan", "run_key"]
 
@@ -157,10 +160,11 @@ async def resume_scan(
     on_stored: Callable[[int], None] | None = None,
     prepare_workers: int | None = None,
     prepare_pool: Literal["thread", "process"] = "thread",
+    meter: BusyMeter | None = None,
 ) -> AsyncGenerator[dict[str, Any], None]:
     """The stored outcomes, then the missing windows' outcomes as each ends (each stored as it ends).
 
-    ``prepare_workers``, ``prepare_pool``: as for :func:`~vt_agent.triage.scan_windows`.
+    ``prepare_workers``, ``prepare_pool``, ``meter``: as for :func:`~vt_agent.triage.scan_windows`.
 
     ``on_stored(n)`` is called once with the number of outcomes found in the store, before any scan.
     """
@@ -181,6 +185,7 @@ async def resume_scan(
         indices=todo,
         prepare_workers=prepare_workers,
         prepare_pool=prepare_pool,
+        meter=meter,
     )
     async with aclosing(scan):  # closing this iterator cancels the windows in flight
         async for outcome in scan:

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from contextlib import aclosing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -154,6 +155,7 @@ async def run_triage(
     (:mod:`vt_agent.triage_resume`); ``run_key_extra`` completes its run key (preset, backend, model).
     ``prepare_workers``, ``prepare_pool``: the windows' preparation (:func:`vt_agent.triage.scan_windows`).
     """
+    from vt_agent.busy import BusyMeter
     from vt_agent.triage import build_report, plan_triage, scan_windows
 
     plan = await plan_triage(video, query, window_s=window_s, overlap_s=overlap_s)
@@ -163,7 +165,8 @@ async def run_triage(
 
         bar = tqdm(total=len(plan.windows), unit="window", desc="triage", file=sys.stderr, leave=True)
     outcomes: list[dict[str, Any]] = []
-    pool: dict[str, Any] = {"prepare_workers": prepare_workers, "prepare_pool": prepare_pool}
+    meter, started = BusyMeter(), time.time()
+    pool: dict[str, Any] = {"prepare_workers": prepare_workers, "prepare_pool": prepare_pool, "meter": meter}
     yes = 0
     store: Any = None
     try:
@@ -196,6 +199,8 @@ async def run_triage(
             bar.close()
         if store is not None:
             await store.aclose()
+    if progress and meter.spans:  # which stage limited the scan (vt_agent.busy)
+        print(f"triage: {meter.text(time.time() - started)}", file=sys.stderr)
     return build_report(plan, outcomes)
 
 

@@ -259,11 +259,10 @@ class RunSummary:
 
     def line(self) -> str:
         acc = f", {self.correct}/{self.answered} exact matches" if self.answered else ""
-        busy = ""
-        if self.prepare_busy is not None:
-            busy += f", preparation {self.prepare_workers} worker(s) {self.prepare_busy:.0%} busy"
-        if self.engine_busy is not None:
-            busy += f", engine {self.engine_busy:.0%} busy"
+        from vt_agent.busy import busy_text
+
+        busy = busy_text(self.prepare_workers, self.prepare_busy, self.engine_busy)
+        busy = f", {busy}" if busy else ""
         return (
             f"{self.benchmark} ({self.protocol}): {self.selected} selected, {self.already_done} already in "
             f"{self.out}, {self.ran} run ({self.errors} error(s), {self.skipped} skipped: video missing){acc}, "

@@ -4,6 +4,7 @@ failures recorded, cancellation clean, and the same frames as an unpipelined que
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -288,6 +289,30 @@ def test_a_dead_pool_process_stops_the_run_with_a_clear_error(clips: list[Path])
                 [d async for d in p.run(items, frames)]
 
     asyncio.run(main())
+
+
+def test_a_script_without_a_main_guard_is_told_why_the_pool_broke(tmp_path: Path, clips: list[Path]) -> None:
+    """Process pools start new interpreters that import the script again: unguarded, its pool
+    breaks, and the error says so instead of only suggesting memory."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import asyncio\n"
+        "from vt_agent.pipeline import Pipeline, PipelineItem\n"
+        f"item = PipelineItem(0, {str(clips[0])!r}, 'q')\n"
+        "asyncio.run(Pipeline(workers=1, pool='process').prepare(item))\n",
+        encoding="utf-8",
+    )
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )  # fmt: skip
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("vt_agent.errors.PreparationPoolError") and 'if __name__ == "__main__":' in last
 
 
 def test_bad_settings_are_refused() -> None:

@@ -344,8 +344,10 @@ class Pipeline:
             return await asyncio.wrap_future(future)
         except BrokenExecutor as exc:
             raise PreparationPoolError(
-                f"item {item.key!r}: a process of the preparation pool died (out of memory, or killed); "
-                "no item can be prepared now: use fewer workers, or pool='thread'"
+                f"item {item.key!r}: a process of the preparation pool died (out of memory, killed, or a "
+                "script that starts the pool outside `if __name__ == \"__main__\":`, which new processes "
+                "import again); no item can be prepared now: use fewer workers, guard the script's main "
+                "code, or pool='thread'"
             ) from exc
         finally:
             self._preparing -= 1

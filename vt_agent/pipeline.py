@@ -345,7 +345,7 @@ class Pipeline:
         except BrokenExecutor as exc:
             raise PreparationPoolError(
                 f"item {item.key!r}: a process of the preparation pool died (out of memory, killed, or a "
-                "script that starts the pool outside `if __name__ == \"__main__\":`, which new processes "
+                'script that starts the pool outside `if __name__ == "__main__":`, which new processes '
                 "import again); no item can be prepared now: use fewer workers, guard the script's main "
                 "code, or pool='thread'"
             ) from exc

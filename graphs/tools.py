@@ -142,11 +142,9 @@ class _Runner:
         runtime: ToolRuntime[Any, Any] | None,
     ) -> _Call:
         if runtime is not None:
-            return _Call(
-                videos, question, options, self._narrow(_context_from(runtime)), runtime.stream_writer
-            )
+            return _Call(videos, question, options, _context_from(runtime), runtime.stream_writer)
         assert self.context is not None
-        return _Call(videos, question, options, self._narrow(self.context), _writer())
+        return _Call(videos, question, options, self.context, _writer())
 
     def _narrow(self, context: GraphContext | dict[str, Any]) -> GraphContext | dict[str, Any]:
         """With ``roots``, the context whose graph nodes open the videos beneath them (and read
@@ -158,7 +156,9 @@ class _Runner:
         return context.beneath(self.roots)
 
     def inputs(self, call: _Call) -> InputState:
-        """The graph's input, or ToolException naming the argument the model must fix."""
+        """The graph's input, or ToolException naming the argument the model must fix; with
+        ``roots``, also narrows the call's context (file system checks: run it off the event loop)."""
+        call.context = self._narrow(call.context)
         if not call.question.strip():
             raise ToolException("'question' is empty: ask the question about the video(s) in words")
         if not all(v.strip() for v in call.videos):

@@ -213,8 +213,10 @@ class GraphContext:
                 list(videos) if roots is None else list(stack.enter_context(opened_in_roots(roots, videos)))
             )
 
-        with stack:  # closed on exit, and when the run is cancelled while they open (the thread
-            got = await asyncio.to_thread(open_all)  # then ends on its own; OpenedFile closes on collection)
+        # Closed on exit, also when the run is cancelled while they open (the thread then ends on
+        # its own, and what it opens after that closes when collected: OpenedFile.__del__).
+        with stack:
+            got = await asyncio.to_thread(open_all)
             yield got
 
     def get_reasoner(self) -> ReasonerLike:

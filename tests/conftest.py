@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -7,6 +8,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 VIDEOS = ROOT / "tests" / "data" / "videos"
+
+# The suite runs the same whatever the developer's shell exports (a VT_AGENT_ALLOWED_ROOTS set for
+# the MCP server would restrict every graph test, VT_AGENT_BACKEND would change the defaults).
+for _name in [n for n in os.environ if n.startswith("VT_AGENT_")]:
+    del os.environ[_name]
 
 
 def _has_cuda() -> bool:

@@ -57,12 +57,15 @@ def test_pipeline_results_carry_their_generation_span(tmp_path: object) -> None:
                 raise ValueError("no frames")
             return PreparedItem(item, [], "p", 0.01)
 
-        pipeline = Pipeline(concurrency=1)
+        pipeline = Pipeline(concurrency=1, workers=3)
         pipeline.prepare = prepare  # type: ignore[method-assign]  # no video needed for the spans
         items = [PipelineItem(k, "v.mp4") for k in ("a", "bad", "b")]
-        return [r.generate_span async for r in pipeline.run(items, generate, ordered=True)]
+        return [r.generate_span async for r in pipeline.run(items, generate, ordered=True, meter=meter)]
 
+    meter = BusyMeter()
     a, bad, b = asyncio.run(main())
+    assert meter.workers == 3 and meter.prepare_s == pytest.approx(0.02)  # the failed item prepared nothing
+    assert meter.spans["local"] == [a, b]  # the run fed the meter as items ended
     assert bad is None
     assert a is not None and b is not None
     assert a[1] - a[0] >= 0.04 and b[0] >= a[1] - 1e-3  # one at a time: b starts after a ends

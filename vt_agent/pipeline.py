@@ -55,6 +55,7 @@ from vt_agent.errors import ConfigError, PreparationPoolError
 from vt_agent.sandbox import OpenedFile
 
 if TYPE_CHECKING:
+    from vt_agent.busy import BusyMeter
     from vt_agent.reasoner import VideoPaths, VideoReasoner
     from vt_agent.result import Result
     from vt_agent.video import VideoModelInputs
@@ -463,8 +464,12 @@ class Pipeline:
         ordered: bool = False,
         in_order: bool = True,
         fatal: tuple[type[BaseException], ...] = (),
+        meter: BusyMeter | None = None,
     ) -> AsyncGenerator[ItemResult[R], None]:
         """Every item through both stages; yield each :class:`ItemResult` as it ends (or in order).
+
+        ``meter``: given the pool's size and each item's preparation time and generation span as it
+        ends (:mod:`vt_agent.busy`: how busy the two stages were).
 
         ``in_order``: the engine takes the items in input order (an item ready early waits for
         the ones before it to start generating), so a deterministic engine answers as it would
@@ -472,6 +477,8 @@ class Pipeline:
         """
         done: asyncio.Queue[ItemResult[R] | BaseException | int] = asyncio.Queue()
         turns = _Turns() if in_order else None
+        if meter is not None:
+            meter.workers = self.workers
         tasks: set[asyncio.Task[None]] = set()
         sem = self._semaphores()[0]
 
@@ -519,6 +526,8 @@ class Pipeline:
                     total = got
                     continue
                 seen += 1
+                if meter is not None:
+                    meter.add(got.prepare_s, got.generate_span)
                 if not ordered:
                     yield got
                     continue

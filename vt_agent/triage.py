@@ -284,13 +284,10 @@ async def scan_windows(
 
     items = (PipelineItem(i, plan.video, question, window=plan.windows[i], data=i) for i in todo)
     pipeline = Pipeline(default_preset, workers=prepare_workers, concurrency=concurrency, pool=prepare_pool)
-    if meter is not None:
-        meter.workers = pipeline.workers
     try:
-        async with contextlib.aclosing(pipeline.run(items, ask)) as results:  # closed on an early exit too
+        results = pipeline.run(items, ask, meter=meter)
+        async with contextlib.aclosing(results):  # closed on an early exit too
             async for done in results:
-                if meter is not None:
-                    meter.add(done.prepare_s, done.generate_span)
                 if done.stage == "generate":  # a bug, not a window's error (those are outcomes): stop
                     assert done.error is not None
                     raise done.error

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
+from vt_agent.busy import BusyMeter, busy_text
 from vt_agent.errors import (
     BackendError,
     BackendUnavailableError,
@@ -259,8 +260,6 @@ class RunSummary:
 
     def line(self) -> str:
         acc = f", {self.correct}/{self.answered} exact matches" if self.answered else ""
-        from vt_agent.busy import busy_text
-
         busy = busy_text(self.prepare_workers, self.prepare_busy, self.engine_busy)
         busy = f", {busy}" if busy else ""
         return (
@@ -460,7 +459,6 @@ async def arun_benchmark(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     run_one = _video_thinker if protocol == "video-thinker" else _official
     bar = _Progress(len(todo), loaded.name, progress, progress_stream or sys.stderr)
-    from vt_agent.busy import BusyMeter
     from vt_agent.pipeline import ItemResult, Pipeline, PipelineItem
 
     def row_of(item: EvalItem) -> dict[str, Any]:
@@ -525,18 +523,15 @@ async def arun_benchmark(
 
                 await run_on_ray(runnable, ray, protocol, run_one, lambda done: record(fh, finished(done)))
             else:
-                stages = pipeline.run(
-                    runnable, generate, fatal=(BackendUnavailableError, GenerationCancelled)
-                )
                 meter, started = BusyMeter(), time.time()
+                stages = pipeline.run(
+                    runnable, generate, fatal=(BackendUnavailableError, GenerationCancelled), meter=meter
+                )
                 async with contextlib.aclosing(stages):  # an error below cancels the items in flight at once
                     async for outcome in stages:
-                        meter.add(outcome.prepare_s, outcome.generate_span)
                         record(fh, finished(outcome))
-                summary.prepare_workers = pipeline.workers
-                summary.prepare_busy, summary.engine_busy = meter.shares(
-                    time.time() - started, pipeline.workers
-                )
+                summary.prepare_workers = meter.workers
+                summary.prepare_busy, summary.engine_busy = meter.shares(time.time() - started, meter.workers)
         finally:
             pipeline.close()
             bar.close()

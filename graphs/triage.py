@@ -19,7 +19,6 @@ memory is that of one window times ``concurrency``, whatever the video's length.
 
 from __future__ import annotations
 
-import contextlib
 import operator
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -110,12 +109,10 @@ async def plan(state: State, runtime: Runtime[Any], *, contexts: ContextCache) -
     ctx = context_of(runtime, contexts)
     await ctx.aget_reasoner()  # fail early without a model
     given = state.get("video", "")
-    if not isinstance(given, str) or not given:  # plan_triage names the problem
-        given = ""
-    async with contextlib.AsyncExitStack() as stack:
-        video = (await stack.enter_async_context(ctx.readable([given])))[0] if given else given
+    named = [given] if isinstance(given, str) and given else []  # else plan_triage names the problem
+    async with ctx.readable(named) as opened:
         planned = await plan_triage(
-            video,
+            opened[0] if opened else given,
             state.get("query", ""),
             window_s=float(state.get("window_s", DEFAULT_WINDOW_S)),
             overlap_s=float(state.get("overlap_s", DEFAULT_OVERLAP_S)),

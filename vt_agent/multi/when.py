@@ -125,10 +125,10 @@ _PAIR_RE = re.compile(
     r"(.+?)\s*[?.!]*\s*$",
     re.I | re.S,
 )
+_EACH = r"(?:(?:each|every|all|both) (?:of )?)?(?:the |these |those |my )?"  # "each of the", "my", ...
 _LIST_RE = re.compile(
     r"^\s*(?:when|on what (?:date|day)|(?:on )?what (?:date|day|year)|in what year)\s+(?:was|were)\s+"
-    rf"(?:(?:each|every|all|both) (?:of )?)?(?:the |these |those |my )?(?:video|clip|recording|file|"
-    rf"they|them|it)\w*\b.*?\b{_MADE}\b",
+    rf"{_EACH}(?:video|clip|recording|file|they|them|it)\w*\b.*?\b{_MADE}\b",
     re.I | re.S,
 )
 _ALONE_RE = re.compile(
@@ -139,8 +139,7 @@ _ALONE_RE = re.compile(
 )
 _LIST_DAYTIME_RE = re.compile(
     r"^\s*(?:at |in )?what (?:time of (?:the )?day|part of the day)\s+(?:was|were)\s+"
-    r"(?:(?:each|every|all|both) "
-    rf"(?:of )?)?(?:the |these |those |my )?(?:video|clip|recording|file|they|it)\w*\b.*?\b{_MADE}\b",
+    rf"{_EACH}(?:video|clip|recording|file|they|it)\w*\b.*?\b{_MADE}\b",
     re.I | re.S,
 )
 

@@ -121,17 +121,13 @@ def _context_from(runtime: ToolRuntime[Any, Any]) -> GraphContext | dict[str, An
     )
 
 
-def _folders(roots: Roots | None) -> list[str] | None:
-    return None if roots is None else check_folders(roots, "roots")
-
-
 class _Runner:
     """How one tool runs the video_thinker graph: its bound context (or the agent's) and its folders."""
 
     def __init__(self, context: GraphContext | None, roots: Roots | None, name: str) -> None:
         self.context = context
         self.name = name
-        self.roots = _folders(roots)
+        self.roots = None if roots is None else check_folders(roots, "roots")
         self.contexts = ContextCache()  # an agent's JSON contexts, when roots narrow them
 
     def call(
